@@ -1,0 +1,59 @@
+"""helpers: the small package behind the neural style transfer course.
+
+One module per concept:
+
+- ``settings``  device choice, quick mode, default sizes and step counts
+- ``layers``    VGG layer names (conv4_2, relu4_2, pool4) and the feature extractor
+- ``backbones`` the pretrained networks (vgg19, vgg16, the offline vgg16-hed) and how one is chosen
+- ``images``    load anything as an RGB tensor in [0, 1], save atomically, show grids
+- ``gallery``   named images: bundled photos and styles, paintings downloaded and verified on demand
+- ``losses``    Gram matrix, content loss, style loss, total variation
+- ``transfer``  the Gatys optimisation loop (``stylize`` and ``StyleTransfer``)
+- ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import gallery
+from .backbones import Backbone, BackboneError, load_backbone
+from .images import ImageLoadError, load_image, load_pil, resize_tensor, save_image, show_images, tensor_to_pil
+from .layers import FeatureExtractor, layer_names
+from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from .settings import choose_device, default_size, default_steps, pick, quick_mode, seed_everything
+from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, StyleTransfer, TransferResult, stylize
+
+__all__ = [
+    "Backbone", "BackboneError", "Course", "FeatureExtractor", "ImageLoadError", "PAPER_CONTENT_LAYERS",
+    "PAPER_STYLE_LAYERS", "StyleTransfer", "TransferResult", "choose_device", "content_loss", "course_setup",
+    "default_size", "default_steps", "gallery", "gram_matrix", "layer_names", "load_backbone", "load_image",
+    "load_pil", "pick", "quick_mode", "resize_tensor", "save_image", "seed_everything", "show_images",
+    "style_loss", "stylize", "tensor_to_pil", "total_variation_loss",
+]
+
+
+@dataclass
+class Course:
+    """What the notebooks' setup cell resolves once: the backbone, the device and the defaults."""
+
+    backbone: Backbone
+    device: torch.device
+    quick: bool
+    size: int
+    steps: int
+
+
+def course_setup(seed: int = 0, backbone: str | None = None) -> Course:
+    """The setup every notebook starts with: seed, choose backbone and device, print them."""
+    seed_everything(seed)
+    chosen = load_backbone(backbone)
+    device = choose_device()
+    course = Course(chosen, device, quick_mode(), default_size(device), default_steps(device))
+    print(f"device: {device.type}"
+          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''} | "
+          f"mode: {'quick (NST_QUICK=1: small images, few steps)' if course.quick else 'full'} | "
+          f"image size: {course.size} px | steps: {course.steps}")
+    return course

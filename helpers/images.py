@@ -1,0 +1,233 @@
+"""Images in and out: load anything as an RGB tensor in [0, 1], save atomically, show grids.
+
+Every function here speaks one format: float tensors of shape (1, 3, H, W), RGB, values in [0, 1].
+Each backbone converts that to its own input format itself (see ``backbones.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import urllib.request
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+# Refuse images that declare more pixels than this: a small file can declare a huge size
+# (a "decompression bomb") and exhaust memory when decoded. 100 MP is a 10000 x 10000 photo.
+MAX_PIXELS = 100_000_000
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+class ImageLoadError(ValueError):
+    """An image could not be read; the message names the file and what to do."""
+
+
+def _open(data: bytes | str | Path, label: str) -> Image.Image:
+    """Decode image bytes or a file fully, turning every failure into an ImageLoadError."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.exists():
+            raise ImageLoadError(f"{label}: no such file (check the path; registered names are listed "
+                                 "by `python -m helpers --list-images`)")
+        if path.is_dir():
+            raise ImageLoadError(f"{label}: is a folder, not an image file")
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"{label}: the file is empty (0 bytes); copy or download it again")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked below
+            image = Image.open(source)
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageLoadError(f"{label}: declares {image.width} x {image.height} pixels, more than "
+                                     f"{MAX_PIXELS:,}; shrink it first (or raise helpers.images.MAX_PIXELS)")
+            image.load()  # decode now, so a truncated file fails here and not later
+            return image
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise ImageLoadError(f"{label}: refused as a possible decompression bomb ({err}); "
+                             "if the image is genuine, shrink it first") from err
+    except UnidentifiedImageError as err:
+        raise ImageLoadError(f"{label}: not an image file PIL can read (is it really a PNG/JPEG?)") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageLoadError(f"{label}: the image is damaged or truncated ({err}); "
+                             "download or export it again") from err
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode (L, LA, P, PA, RGBA, CMYK, I;16, I, F, ...) -> 8-bit RGB, upright per EXIF.
+
+    Transparent areas are composited onto white, as most viewers show them.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit or float greyscale: scale the actual range down to 8 bits.
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        array = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
+        image = Image.fromarray(array, mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def resize_long_side(image: Image.Image, size: int | None) -> Image.Image:
+    """Resize so that the longer side is ``size`` pixels (aspect ratio kept); None keeps the size."""
+    if size is None:
+        return image
+    if size < 8:
+        raise ValueError(f"size must be at least 8 pixels, not {size}")
+    scale = size / max(image.size)
+    new = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image if new == image.size else image.resize(new, Image.Resampling.LANCZOS)
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB image -> float tensor (1, 3, H, W) in [0, 1]."""
+    array = np.asarray(to_rgb(image), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
+    """Tensor (1, 3, H, W) or (3, H, W), any device, -> PIL RGB image (values clamped to [0, 1])."""
+    tensor = tensor.detach().float().cpu()
+    if tensor.dim() == 4:
+        if tensor.shape[0] != 1:
+            raise ValueError(f"expected one image, got a batch of {tensor.shape[0]}")
+        tensor = tensor[0]
+    if tensor.dim() != 3 or tensor.shape[0] not in (1, 3):
+        raise ValueError(f"expected an image tensor (1 or 3, H, W), got shape {tuple(tensor.shape)}")
+    array = (tensor.clamp(0, 1).expand(3, -1, -1).permute(1, 2, 0).numpy() * 255.0).round()
+    return Image.fromarray(array.astype(np.uint8))
+
+
+def array_to_pil(array: np.ndarray) -> Image.Image:
+    """NumPy image (H, W), (H, W, 3) or (H, W, 4); uint8 0-255 or float 0-1 -> PIL RGB."""
+    array = np.asarray(array)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ImageLoadError(f"array of shape {array.shape} is not an image (H, W[, 1|3|4])")
+    if array.dtype.kind == "f":
+        array = np.clip(array, 0, 1) * 255.0
+    elif array.dtype == np.uint16:
+        array = array / 257.0
+    array = np.asarray(array).round().astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    return to_rgb(Image.fromarray(array))
+
+
+def read_url(url: str, timeout: float = 15.0) -> bytes:
+    """Download a URL's bytes, with a timeout; raises ImageLoadError naming the URL on failure."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read()
+    except OSError as err:
+        raise ImageLoadError(f"{url}: could not download ({err}); check the address and your connection, "
+                             "or download the file yourself and pass its path") from err
+
+
+def load_pil(source) -> Image.Image:
+    """Open ``source`` as an upright PIL RGB image at its original size.
+
+    source: a path, an http(s) URL, a registered name (``chelsea``, ``starry_night``; see
+    ``gallery.py``), a PIL image, a NumPy array or a tensor (3, H, W) / (1, 3, H, W) in [0, 1].
+    """
+    if isinstance(source, Image.Image):
+        return to_rgb(source)
+    if isinstance(source, torch.Tensor):
+        return tensor_to_pil(source)
+    if isinstance(source, np.ndarray):
+        return array_to_pil(source)
+    if isinstance(source, (str, Path)):
+        text = str(source)
+        if text.startswith(("http://", "https://")):
+            return to_rgb(_open(read_url(text), text))
+        from . import gallery  # imported here: gallery itself loads images through this module
+
+        if gallery.is_registered(text) and not Path(text).exists():
+            return to_rgb(_open(gallery.image_path(text), text))
+        return to_rgb(_open(Path(text).expanduser(), text))
+    raise ImageLoadError(f"cannot load an image from a {type(source).__name__}: give a path, URL, "
+                         "registered name, PIL image, NumPy array or tensor")
+
+
+def load_image(source, size: int | None = None, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Load ``source`` (see ``load_pil``) as a (1, 3, H, W) tensor in [0, 1], long side ``size``."""
+    return pil_to_tensor(resize_long_side(load_pil(source), size)).to(device)
+
+
+def resize_tensor(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Resize an image tensor to a long side ``size`` (int) or to exactly (H, W)."""
+    h, w = image.shape[-2:]
+    if isinstance(size, int):
+        scale = size / max(h, w)
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return torch.nn.functional.interpolate(image, size=size, mode="bilinear", align_corners=False,
+                                           antialias=True)
+
+
+def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, quality: int = 95) -> Path:
+    """Save a tensor or PIL image as PNG or JPEG, atomically: a failure never leaves half a file.
+
+    metadata: text fields stored in the PNG (used for each image's recipe); ignored for JPEG.
+    """
+    path = Path(path).expanduser()
+    fmt = SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: save as .png, .jpg or .jpeg")
+    pil = load_pil(image) if not isinstance(image, Image.Image) else to_rgb(image)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"quality": quality} if fmt == "JPEG" else {}
+    if fmt == "PNG" and metadata:
+        info = PngImagePlugin.PngInfo()
+        for key, value in metadata.items():
+            info.add_text(str(key), str(value))
+        options["pnginfo"] = info
+    # Write next to the target, then rename: the rename is atomic on the same file system.
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            pil.save(f, format=fmt, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The text fields stored in a PNG (``save_image``'s metadata)."""
+    with Image.open(path) as image:
+        return dict(getattr(image, "text", {}) or {})
+
+
+def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0, suptitle: str | None = None):
+    """Show images (tensors, PIL, arrays, paths or names) in a labelled grid; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    images = list(images)
+    titles = list(titles) if titles is not None else [None] * len(images)
+    ncols = ncols or min(len(images), 4)
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles):
+        ax.imshow(load_pil(image))
+        if title:
+            ax.set_title(title, fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
