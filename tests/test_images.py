@@ -1,0 +1,159 @@
+"""Images: every odd mode and format becomes RGB in [0, 1]; broken files give clear errors; saving is atomic."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import images
+from helpers.images import ImageLoadError, load_image, load_pil, read_metadata, save_image
+
+
+def _gradient(mode_size=(24, 16)):
+    w, h = mode_size
+    array = np.zeros((h, w, 3), np.uint8)
+    array[..., 0] = np.linspace(0, 255, w)[None, :]
+    array[..., 1] = np.linspace(0, 255, h)[:, None]
+    array[..., 2] = 77
+    return Image.fromarray(array)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "PA", "RGBA", "CMYK", "I;16", "I", "F", "1", "RGB"])
+def test_every_mode_becomes_rgb(tmp_path, mode):
+    base = _gradient()
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257)
+    elif mode in ("I", "F"):
+        image = base.convert("L").convert(mode)
+    elif mode == "PA":
+        image = base.convert("P").convert("PA")
+    else:
+        image = base.convert(mode)
+    if mode == "PA":  # no file format stores PA: load the PIL image itself
+        tensor = load_image(image)
+    else:
+        suffix = ".jpg" if mode == "CMYK" else ".tiff" if mode in ("I", "F") else ".png"
+        image.save(tmp_path / f"img{suffix}")
+        tensor = load_image(tmp_path / f"img{suffix}")
+    assert tensor.shape == (1, 3, 16, 24) and tensor.dtype == torch.float32
+    assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+    if mode in ("L", "I;16", "I", "F", "LA"):
+        # Greyscale must keep its range (16-bit scaled down, not clipped to white).
+        grey = np.asarray(base.convert("L"), np.float32) / 255
+        np.testing.assert_allclose(tensor[0, 0].numpy(), grey, atol=2 / 255)
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    rgba.save(tmp_path / "clear.png")
+    assert load_image(tmp_path / "clear.png").min().item() == pytest.approx(1.0)
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    image = _gradient((30, 10))  # landscape pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    image.save(tmp_path / "rotated.jpg", exif=exif.tobytes())
+    assert load_pil(tmp_path / "rotated.jpg").size == (10, 30)
+
+
+def test_resize_by_long_side():
+    assert load_image("chelsea", 100).shape == (1, 3, 67, 100)
+    assert load_image(_gradient((16, 40)), 20).shape == (1, 3, 20, 8)
+
+
+def test_arrays_tensors_and_pil_are_accepted():
+    array = np.asarray(_gradient())
+    from_array = load_image(array)
+    torch.testing.assert_close(from_array, load_image(_gradient()))
+    torch.testing.assert_close(load_image(array.astype(np.float32) / 255), from_array, atol=1 / 255, rtol=0)
+    torch.testing.assert_close(load_image(from_array), from_array, atol=1 / 255, rtol=0)
+    assert load_image(array[..., 0]).shape == (1, 3, 16, 24)
+    with pytest.raises(ImageLoadError):
+        load_image(np.zeros((2, 3, 4, 5)))
+    with pytest.raises(ImageLoadError, match="cannot load an image from a dict"):
+        load_image({})
+
+
+def test_zero_byte_file(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageLoadError, match="empty"):
+        load_image(tmp_path / "empty.jpg")
+
+
+def test_truncated_jpeg(tmp_path):
+    buffer = io.BytesIO()
+    _gradient((200, 200)).save(buffer, "JPEG")
+    (tmp_path / "cut.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(ImageLoadError, match="damaged or truncated"):
+        load_image(tmp_path / "cut.jpg")
+
+
+def test_text_file_named_png(tmp_path):
+    (tmp_path / "notes.png").write_text("this is not an image")
+    with pytest.raises(ImageLoadError, match="not an image file"):
+        load_image(tmp_path / "notes.png")
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(ImageLoadError, match="no such file"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(ImageLoadError, match="folder"):
+        load_image(tmp_path)
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    # A tiny file that declares 20000 x 20000 pixels (400 MP): refused before decoding.
+    Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png")
+    assert (tmp_path / "bomb.png").stat().st_size < 100_000
+    with pytest.raises(ImageLoadError, match="decompression bomb.*shrink it"):
+        load_image(tmp_path / "bomb.png")
+    # Below PIL's own limit but above ours (100 MP): our check names the size.
+    Image.new("1", (11000, 10000)).save(tmp_path / "big.png")
+    with pytest.raises(ImageLoadError, match="11000 x 10000"):
+        load_image(tmp_path / "big.png")
+
+
+def test_save_png_and_jpeg_round_trip(tmp_path):
+    image = load_image("chelsea", 64)
+    png = save_image(image, tmp_path / "sub" / "out.png", metadata={"recipe": "{\"steps\": 3}"})
+    torch.testing.assert_close(load_image(png), image, atol=1 / 255, rtol=0)
+    assert read_metadata(png) == {"recipe": "{\"steps\": 3}"}
+    jpg = save_image(image, tmp_path / "out.JPG")
+    assert Image.open(jpg).format == "JPEG"
+    with pytest.raises(ValueError, match=".png, .jpg"):
+        save_image(image, tmp_path / "out.gif")
+
+
+def test_failed_save_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"the previous result")
+
+    def broken_save(self, fp, format=None, **params):
+        fp.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_image(torch.rand(1, 3, 8, 8), target)
+    assert target.read_bytes() == b"the previous result"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_url_loading(tmp_path, file_server):
+    _gradient().save(tmp_path / "g.png")
+    base, _ = file_server(tmp_path)
+    assert load_image(f"{base}/g.png").shape == (1, 3, 16, 24)
+    with pytest.raises(ImageLoadError, match="could not download"):
+        load_image(f"{base}/missing.png")
+
+
+def test_show_images_labels_every_panel():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = images.show_images(["chelsea", torch.rand(1, 3, 8, 8), _gradient()], ["a", "b", "c"], ncols=2)
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
+    assert len(fig.axes) == 4

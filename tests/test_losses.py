@@ -1,0 +1,78 @@
+"""Gram matrix and losses against independent computations (einsum, loops), and a gradient check."""
+
+import pytest
+import torch
+
+from helpers.losses import content_loss, gram_matrix, style_loss, total_variation_loss
+
+
+def test_gram_matches_einsum_and_loops():
+    features = torch.randn(2, 4, 3, 5, dtype=torch.float64)
+    n, c, h, w = features.shape
+    expected = torch.einsum("nchw,ndhw->ncd", features, features)
+    looped = torch.zeros(n, c, c, dtype=torch.float64)
+    for b in range(n):
+        for i in range(c):
+            for j in range(c):
+                looped[b, i, j] = (features[b, i] * features[b, j]).sum()
+    torch.testing.assert_close(expected, looped)
+    torch.testing.assert_close(gram_matrix(features, "none"), expected)
+    torch.testing.assert_close(gram_matrix(features, "hw"), expected / (h * w))
+    torch.testing.assert_close(gram_matrix(features, "chw"), expected / (c * h * w))
+    torch.testing.assert_close(gram_matrix(features[0]), expected[0] / (h * w))  # unbatched
+
+
+def test_gram_is_symmetric_and_ignores_position():
+    features = torch.randn(1, 8, 6, 6)
+    gram = gram_matrix(features)
+    torch.testing.assert_close(gram, gram.transpose(1, 2))
+    shuffled = features.flatten(2)[:, :, torch.randperm(36)].reshape(1, 8, 6, 6)
+    torch.testing.assert_close(gram_matrix(shuffled), gram)
+
+
+def test_gram_rejects_unknown_norm():
+    with pytest.raises(ValueError):
+        gram_matrix(torch.ones(1, 2, 2, 2), "paper")
+
+
+def test_content_loss_is_relative_squared_error():
+    f, p = torch.randn(1, 3, 4, 4), torch.randn(1, 3, 4, 4)
+    expected = ((f - p) ** 2).sum() / (p ** 2).sum()
+    torch.testing.assert_close(content_loss({"a": f}, {"a": p}), expected)
+    # Scale-free: multiplying features and target by 58 (HED's scale vs torchvision's) changes nothing.
+    torch.testing.assert_close(content_loss({"a": 58 * f}, {"a": 58 * p}), expected)
+
+
+def test_style_loss_with_layer_weights():
+    a, b = torch.randn(1, 3, 4, 4), torch.randn(1, 5, 2, 2)
+    ta, tb = torch.randn(1, 3, 4, 4), torch.randn(1, 5, 2, 2)
+    ga, gb = gram_matrix(ta), gram_matrix(tb)
+
+    def rel(x, t):
+        g = torch.einsum("nchw,ndhw->ncd", x, x) / (x.shape[2] * x.shape[3])
+        return ((g - t) ** 2).sum() / (t ** 2).sum()
+
+    features, targets = {"a": a, "b": b}, {"a": ga, "b": gb}
+    torch.testing.assert_close(style_loss(features, targets), (rel(a, ga) + rel(b, gb)) / 2)
+    torch.testing.assert_close(style_loss(features, targets, {"a": 0.25, "b": 2.0}),
+                               0.25 * rel(a, ga) + 2.0 * rel(b, gb))
+    with pytest.raises(KeyError):
+        style_loss(features, targets, {"a": 1.0})
+    assert style_loss({"a": ta}, {"a": ga}).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_total_variation_against_loops():
+    image = torch.rand(1, 3, 5, 6, dtype=torch.float64)
+    dy = sum((image[0, c, i + 1, j] - image[0, c, i, j]) ** 2 for c in range(3) for i in range(4) for j in range(6))
+    dx = sum((image[0, c, i, j + 1] - image[0, c, i, j]) ** 2 for c in range(3) for i in range(5) for j in range(5))
+    torch.testing.assert_close(total_variation_loss(image), dy / (3 * 4 * 6) + dx / (3 * 5 * 5))
+    assert total_variation_loss(torch.ones(1, 3, 4, 4)).item() == 0.0
+
+
+def test_gradients_of_the_losses():
+    x = torch.randn(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    target = torch.randn(1, 3, 4, 4, dtype=torch.float64)
+    gram_target = gram_matrix(target)
+    assert torch.autograd.gradcheck(lambda v: style_loss({"l": v}, {"l": gram_target}), (x,))
+    assert torch.autograd.gradcheck(lambda v: content_loss({"l": v}, {"l": target}), (x,))
+    assert torch.autograd.gradcheck(total_variation_loss, (x,))

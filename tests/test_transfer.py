@@ -1,0 +1,132 @@
+"""The loop lowers the loss, honours its options, survives Ctrl-C and NaN, and quick mode changes only numbers."""
+
+import math
+
+import pytest
+import torch
+
+import helpers
+from helpers import settings
+from helpers.transfer import StyleTransfer
+
+
+@pytest.fixture(scope="module")
+def transfer(hed):
+    return StyleTransfer(hed, device="cpu")
+
+
+def test_lbfgs_lowers_the_total_loss(transfer, tiny_pair):
+    content, style = tiny_pair
+    result = transfer.run(content, style, steps=12, progress=False)
+    totals = [h["total"] for h in result.history]
+    assert result.stopped == "finished" and len(totals) == 12
+    assert min(totals) < 0.7 * totals[0]
+    assert result.image.shape == content.shape and 0 <= result.image.min() and result.image.max() <= 1
+    assert result.best_step == 1 + totals.index(min(totals))
+    assert not torch.equal(result.image, content)
+
+
+@pytest.mark.parametrize("init", ["content", "noise", "style"])
+def test_adam_lowers_the_loss_from_every_init(transfer, tiny_pair, init):
+    content, style = tiny_pair
+    result = transfer.run(content, style, steps=15, optimizer="adam", init=init, lr=0.05, progress=False)
+    totals = [h["total"] for h in result.history]
+    assert len(totals) == 15 and min(totals[-3:]) < totals[0]
+
+
+def test_tiny_losses_do_not_stop_lbfgs_early(transfer, tiny_pair):
+    """With PyTorch's default tolerances L-BFGS quits after one evaluation when losses are tiny."""
+    content, style = tiny_pair
+    result = transfer.run(content, style, steps=10, content_weight=1e-9, style_weight=1e-8, progress=False)
+    assert len(result.history) == 10
+
+
+def test_callback_every_k_steps_and_ctrl_c(transfer, tiny_pair):
+    content, style = tiny_pair
+    seen = []
+
+    def callback(step, image, losses):
+        seen.append((step, image.shape, sorted(losses)))
+        if step == 6:
+            raise KeyboardInterrupt  # what Ctrl-C does in the middle of a run
+
+    with pytest.warns(UserWarning, match="interrupted after 6 steps"):
+        result = transfer.run(content, style, steps=50, callback=callback, callback_every=3, progress=False)
+    assert [s for s, _, _ in seen] == [3, 6]
+    assert seen[0][1] == content.shape and seen[0][2] == ["content", "style", "total"]
+    assert result.stopped == "interrupted" and len(result.history) == 6
+    assert result.image.shape == content.shape
+
+
+def test_nan_stops_with_a_clear_message(transfer, tiny_pair):
+    content, style = tiny_pair
+    with pytest.warns(UserWarning, match="loss became nan.*Lower the style weight"):
+        result = transfer.run(content, style, steps=5, style_weight=math.nan, progress=False)
+    assert result.stopped == "not finite" and result.history == []
+    torch.testing.assert_close(result.image, content)  # nothing better was made: the start is returned
+
+
+def test_total_variation_term_and_layer_weights(hed, tiny_pair):
+    content, style = tiny_pair
+    transfer = StyleTransfer(hed, style_layers=["relu1_1", "relu2_1"], style_layer_weights=[0.7, 0.3], device="cpu")
+    result = transfer.run(content, style, steps=3, tv_weight=5.0, progress=False)
+    assert "tv" in result.history[0] and result.history[0]["tv"] > 0
+    assert transfer.style_layer_weights == {"relu1_1": 0.7, "relu2_1": 0.3}
+    assert result.recipe["style_layers"] == ["relu1_1", "relu2_1"] and result.recipe["tv_weight"] == 5.0
+
+
+def test_same_seed_same_result(transfer, tiny_pair):
+    content, style = tiny_pair
+    a = transfer.run(content, style, steps=4, init="noise", seed=3, progress=False).image
+    b = transfer.run(content, style, steps=4, init="noise", seed=3, progress=False).image
+    torch.testing.assert_close(a, b)
+
+
+def test_style_scale_and_size(transfer):
+    result = transfer.run("chelsea", "mosaic", size=48, steps=2, style_scale=0.5, progress=False)
+    assert result.image.shape == (1, 3, 32, 48) and result.recipe["size"] == 48
+
+
+def test_bad_options(transfer, tiny_pair):
+    content, style = tiny_pair
+    for bad in (dict(optimizer="sgd"), dict(init="zeros"), dict(steps=0)):
+        with pytest.raises(ValueError):
+            transfer.run(content, style, progress=False, **bad)
+
+
+def test_save_stores_the_recipe(transfer, tiny_pair, tmp_path):
+    import json
+
+    result = transfer.run(*tiny_pair, steps=2, seed=7, progress=False)
+    path = result.save(tmp_path / "out.png")
+    recipe = json.loads(helpers.images.read_metadata(path)["style-transfer-recipe"])
+    assert recipe["seed"] == 7 and recipe["backbone"] == "vgg16-hed" and recipe["steps"] == 2
+
+
+def test_quick_mode_changes_only_numbers(monkeypatch):
+    monkeypatch.delenv(settings.QUICK_ENV, raising=False)
+    full = (settings.default_size("cpu"), settings.default_steps("cpu"), settings.pick(100, 5))
+    monkeypatch.setenv(settings.QUICK_ENV, "1")
+    quick = (settings.default_size("cpu"), settings.default_steps("cpu"), settings.pick(100, 5))
+    assert full == (256, 150, 100) and quick == (settings.QUICK_SIZE, settings.QUICK_STEPS, 5)
+    assert settings.quick_mode()
+
+
+def test_default_size_and_steps_used_by_run(transfer, monkeypatch):
+    monkeypatch.setenv(settings.QUICK_ENV, "1")
+    result = transfer.run("chelsea", "swirls", progress=False)
+    assert max(result.image.shape[-2:]) == settings.QUICK_SIZE and len(result.history) == settings.QUICK_STEPS
+
+
+def test_device_choice(monkeypatch):
+    monkeypatch.delenv(settings.DEVICE_ENV, raising=False)
+    assert settings.choose_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected is None:
+        assert settings.choose_device("auto").type in ("cpu", "mps")
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            settings.choose_device("cuda")
+    monkeypatch.setenv(settings.DEVICE_ENV, "cpu")
+    assert settings.choose_device("auto").type == "cpu"
+    with pytest.raises(ValueError, match="unknown device"):
+        settings.choose_device("gpu0")
