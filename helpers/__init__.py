@@ -8,7 +8,9 @@ One module per concept:
 - ``images``    load anything as an RGB tensor in [0, 1], save atomically, show grids
 - ``gallery``   named images: bundled photos and styles, paintings downloaded and verified on demand
 - ``losses``    Gram matrix, content loss, style loss, total variation
+- ``color``     colour preservation: luminance-only transfer, colour histogram matching
 - ``transfer``  the Gatys optimisation loop (``stylize`` and ``StyleTransfer``)
+- ``exercises`` checks for the notebooks' exercises
 - ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT``
 """
 
@@ -18,20 +20,60 @@ from dataclasses import dataclass
 
 import torch
 
-from . import gallery
+from . import color, gallery
 from .backbones import Backbone, BackboneError, load_backbone
-from .images import ImageLoadError, load_image, load_pil, resize_tensor, save_image, show_images, tensor_to_pil
-from .layers import FeatureExtractor, layer_names
+from .exercises import check_answer
+from .images import (
+    ImageLoadError,
+    load_image,
+    load_pil,
+    resize_tensor,
+    save_animation,
+    save_image,
+    show_images,
+    tensor_to_pil,
+)
+from .layers import FeatureExtractor, layer_names, receptive_fields
 from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
-from .settings import choose_device, default_size, default_steps, pick, quick_mode, seed_everything
+from .settings import choose_device, default_size, default_steps, output_dir, pick, quick_mode, seed_everything
 from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, StyleTransfer, TransferResult, stylize
 
 __all__ = [
-    "Backbone", "BackboneError", "Course", "FeatureExtractor", "ImageLoadError", "PAPER_CONTENT_LAYERS",
-    "PAPER_STYLE_LAYERS", "StyleTransfer", "TransferResult", "choose_device", "content_loss", "course_setup",
-    "default_size", "default_steps", "gallery", "gram_matrix", "layer_names", "load_backbone", "load_image",
-    "load_pil", "pick", "quick_mode", "resize_tensor", "save_image", "seed_everything", "show_images",
-    "style_loss", "stylize", "tensor_to_pil", "total_variation_loss",
+    "Backbone",
+    "BackboneError",
+    "Course",
+    "FeatureExtractor",
+    "ImageLoadError",
+    "PAPER_CONTENT_LAYERS",
+    "PAPER_STYLE_LAYERS",
+    "StyleTransfer",
+    "TransferResult",
+    "check_answer",
+    "choose_device",
+    "color",
+    "content_loss",
+    "course_setup",
+    "default_size",
+    "default_steps",
+    "gallery",
+    "gram_matrix",
+    "layer_names",
+    "load_backbone",
+    "load_image",
+    "load_pil",
+    "output_dir",
+    "pick",
+    "quick_mode",
+    "receptive_fields",
+    "resize_tensor",
+    "save_animation",
+    "save_image",
+    "seed_everything",
+    "show_images",
+    "style_loss",
+    "stylize",
+    "tensor_to_pil",
+    "total_variation_loss",
 ]
 
 

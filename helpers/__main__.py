@@ -40,6 +40,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _weights(text: str) -> list[float]:
+    return [_non_negative_float(part) for part in text.split(",") if part.strip()]
+
+
 def _layers(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -57,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples:\n"
                "  python -m helpers chelsea swirls -o cat.png --size 128\n"
                "  python -m helpers photo.jpg starry_night -o out.jpg --steps 300 --style-weight 30\n"
+               "  python -m helpers photo.jpg swirls --style mosaic --mask left.png --mask right.png -o out.png\n"
+               "  python -m helpers photo.jpg strokes --preserve-colors luminance --multiscale 3 -o out.png\n"
                "  python -m helpers --recipe out.png -o again.png   (re-run the recipe stored in a PNG)\n\n"
                "Environment: NST_BACKBONE (default backbone), NST_DEVICE, NST_QUICK=1 (tiny sizes),\n"
                "NST_CACHE_DIR (downloaded paintings), NST_PAINTINGS_URL (a mirror for them).",
@@ -74,8 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="content weight (default: %(default)s)")
     parser.add_argument("--tv-weight", type=_non_negative_float, default=0.0,
                         help="total-variation weight, smooths high-frequency noise (default: %(default)s)")
-    parser.add_argument("--style-scale", type=float, default=1.0,
-                        help="resize the style image to this times the result's size (default: %(default)s)")
+    parser.add_argument("--style-scale", type=_positive_float, default=1.0,
+                        help="resize the style image to this times the result's size: above 1 gives larger "
+                             "strokes, below 1 finer texture (default: %(default)s)")
+    parser.add_argument("--style", dest="extra_styles", action="append", default=[], metavar="IMAGE",
+                        help="another style image to blend in (repeat for more)")
+    parser.add_argument("--style-blend", type=_weights, metavar="W1,W2,...",
+                        help="blend weights of the styles, in order (default: equal)")
+    parser.add_argument("--mask", dest="masks", action="append", metavar="IMAGE",
+                        help="one mask per style, in order (white: that style goes here); spatial control")
+    parser.add_argument("--preserve-colors", choices=("none", "luminance", "histogram"), default="none",
+                        help="keep the photo's colours: stylise luminance only, or recolour the style to the "
+                             "photo's palette first (default: %(default)s)")
+    parser.add_argument("--multiscale", type=_positive_int, default=1, metavar="LEVELS", dest="scales",
+                        help="coarse-to-fine levels, each half the size of the next; --steps is per level "
+                             "(default: %(default)s, single scale)")
     parser.add_argument("--content-layers", type=_layers, default=",".join(PAPER_CONTENT_LAYERS),
                         help="comma-separated layer names (default: %(default)s)")
     parser.add_argument("--style-layers", type=_layers, default=",".join(PAPER_STYLE_LAYERS),
@@ -106,6 +132,10 @@ def _list_images() -> None:
             print(f"  {name:16s} {where:24s} {gallery.credit(name)}")
 
 
+# Recipe keys whose command-line option has another name.
+_RECIPE_OPTIONS = {"scales": "--multiscale", "masks": "--mask", "extra_styles": "--style"}
+
+
 def _apply_recipe(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> None:
     try:
         recipe = json.loads(read_metadata(args.recipe)["style-transfer-recipe"])
@@ -117,7 +147,8 @@ def _apply_recipe(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
         if key in ("content", "style"):
             if getattr(args, key) is None:
                 setattr(args, key, value)
-        elif hasattr(args, key) and value is not None and "--" + key.replace("_", "-") not in given:
+        elif hasattr(args, key) and value is not None and _RECIPE_OPTIONS.get(key, "--" + key.replace("_", "-")) \
+                not in given:
             if key != "init" or value in INITS:
                 setattr(args, key, value)
 
@@ -140,17 +171,22 @@ def main(argv: list[str] | None = None) -> int:
         if output.is_dir():
             parser.error(f"output {args.output!r} is a folder; give a file name")
         device = settings.choose_device(args.device)
-        # Read both images before loading the network, so a bad file fails in a second, not a minute.
-        content, style = load_pil(args.content), load_pil(args.style)
+        # Read every image before loading the network, so a bad file fails in a second, not a minute.
+        content = load_pil(args.content)
+        styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
+        masks = [load_pil(mask) for mask in args.masks] if args.masks else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the result's message is printed below instead
+            style = styles if len(styles) > 1 else styles[0]
             result = stylize(content, style, backbone=args.backbone, content_layers=args.content_layers,
                              style_layers=args.style_layers, pooling=args.pooling, device=device,
                              size=args.size, steps=args.steps, style_scale=args.style_scale,
                              content_weight=args.content_weight, style_weight=args.style_weight,
                              tv_weight=args.tv_weight, init=args.init, optimizer=args.optimizer, lr=args.lr,
-                             seed=args.seed, progress=not args.quiet)
-        result.recipe.update(content=args.content, style=args.style)
+                             seed=args.seed, progress=not args.quiet, scales=args.scales,
+                             preserve_colors=args.preserve_colors, style_blend=args.style_blend, masks=masks)
+        result.recipe.update(content=args.content, style=args.style, extra_styles=args.extra_styles,
+                             style_blend=args.style_blend, masks=args.masks)
         path = result.save(output)
     except KeyboardInterrupt:
         print("interrupted before the optimisation started; nothing was written", file=sys.stderr)

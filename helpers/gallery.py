@@ -89,6 +89,7 @@ PAINTINGS = {p.name: p for p in [
 ]}
 
 _unreachable: set[str] = set()  # hosts that already failed in this process: do not wait on them twice
+_noticed: set[str] = set()  # names whose fallback was already announced in this process
 
 
 def names(kind: str | None = None) -> list[str]:
@@ -190,7 +191,8 @@ def image_path(name: str, verbose: bool = True) -> Path:
             reason = getattr(err, "reason", err)
     else:
         reason = "it failed earlier in this session"
-    if verbose:
+    if verbose and name not in _noticed:
+        _noticed.add(name)
         print(f"note: could not download {name!r} ({reason}); using the bundled style "
               f"{painting.fallback!r} instead. Online, or with {MIRROR_ENV} set to a mirror, the painting "
               "is downloaded once and cached.")

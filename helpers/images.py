@@ -205,6 +205,27 @@ def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, 
     return path
 
 
+def save_animation(frames, path: str | Path, seconds_per_frame: float = 0.25, size: int | None = None) -> Path:
+    """Save images (tensors, PIL, ...) as an animated GIF that loops, atomically; returns the path."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() != ".gif":
+        raise ValueError(f"{path}: an animation is saved as .gif")
+    pils = [resize_long_side(load_pil(frame), size) for frame in frames]
+    if not pils:
+        raise ValueError("no frames to save")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            pils[0].save(f, format="GIF", save_all=True, append_images=pils[1:],
+                         duration=int(seconds_per_frame * 1000), loop=0)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The text fields stored in a PNG (``save_image``'s metadata)."""
     with Image.open(path) as image:
@@ -219,15 +240,14 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0
     titles = list(titles) if titles is not None else [None] * len(images)
     ncols = ncols or min(len(images), 4)
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, images, titles):
         ax.imshow(load_pil(image))
         if title:
             ax.set_title(title, fontsize=10)
-    if suptitle:
-        fig.suptitle(suptitle)
     fig.tight_layout()
+    if suptitle:
+        fig.suptitle(suptitle, y=1.0, va="bottom")  # above the panels' own titles, never on them
     return fig

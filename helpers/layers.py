@@ -61,6 +61,22 @@ def layer_names(features: Iterable[nn.Module]) -> list[str]:
     return names
 
 
+def receptive_fields(features: Iterable[nn.Module]) -> dict[str, tuple[int, int]]:
+    """For each layer: (receptive field in input pixels, stride in input pixels between its outputs).
+
+    The standard recurrence: a k x k layer with stride s widens the field by (k - 1) * jump and
+    multiplies the jump by s. ReLUs change neither.
+    """
+    field, jump, result = 1, 1, {}
+    for name, module in zip(layer_names(features), features):
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            kernel = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
+            stride = module.stride if isinstance(module.stride, int) else module.stride[0]
+            field, jump = field + (kernel - 1) * jump, jump * stride
+        result[name] = (field, jump)
+    return result
+
+
 def check_layer_names(requested: Iterable[str], valid: Sequence[str]) -> list[str]:
     """Return ``requested`` as a list, or raise a KeyError that lists the valid names."""
     requested = list(requested)

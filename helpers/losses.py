@@ -21,12 +21,14 @@ GRAM_NORMS = ("none", "hw", "chw")
 _EPS = 1e-8
 
 
-def gram_matrix(features: torch.Tensor, norm: str = "hw") -> torch.Tensor:
+def gram_matrix(features: torch.Tensor, norm: str = "hw", mask: torch.Tensor | None = None) -> torch.Tensor:
     """Channel-by-channel inner products of a feature map, with position summed out.
 
     features: (N, C, H, W) or (C, H, W). Returns (N, C, C) or (C, C).
     norm: ``"hw"`` (default) divides by H*W; ``"chw"`` by C*H*W (PyTorch tutorial, d2l,
     neural-style); ``"none"`` leaves the raw sum (the paper puts 1/(4 C^2 (HW)^2) in the loss instead).
+    mask: (N or 1, 1, H, W) weights in [0, 1]: only the masked region counts (spatial control), and
+    "positions" become the mask's total weight, so a uniform mask gives the unmasked result.
     """
     if norm not in GRAM_NORMS:
         raise ValueError(f"norm must be one of {GRAM_NORMS}, not {norm!r}")
@@ -34,12 +36,16 @@ def gram_matrix(features: torch.Tensor, norm: str = "hw") -> torch.Tensor:
     if not batched:
         features = features.unsqueeze(0)
     n, c, h, w = features.shape
+    positions = torch.tensor(float(h * w), device=features.device)
+    if mask is not None:
+        features = features * mask
+        positions = mask.pow(2).sum(dim=(1, 2, 3)).clamp_min(_EPS).view(-1, 1, 1)
     flat = features.reshape(n, c, h * w)  # d x (h*w): one row per channel
     gram = flat @ flat.transpose(1, 2)
     if norm == "hw":
-        gram = gram / (h * w)
+        gram = gram / positions
     elif norm == "chw":
-        gram = gram / (c * h * w)
+        gram = gram / (c * positions)
     return gram if batched else gram[0]
 
 
@@ -56,12 +62,15 @@ def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, tor
 
 
 def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],
-               weights: Mapping[str, float] | None = None, norm: str = "hw") -> torch.Tensor:
+               weights: Mapping[str, float] | None = None, norm: str = "hw",
+               masks: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
     """Weighted sum over layers of the relative squared Gram-matrix difference.
 
     weights: per-layer weights (the paper's w_l); by default 1/L each, as in the paper.
+    masks: per layer, the region (N or 1, 1, H, W) whose statistics must match (spatial control).
     """
-    return _weighted_sum({name: relative_squared_error(gram_matrix(features[name], norm), target)
+    masks = masks or {}
+    return _weighted_sum({name: relative_squared_error(gram_matrix(features[name], norm, masks.get(name)), target)
                           for name, target in target_grams.items()}, weights)
 
 
@@ -73,6 +82,8 @@ def total_variation_loss(image: torch.Tensor) -> torch.Tensor:
 
 
 def _weighted_sum(per_layer: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
+    if not per_layer:  # no layers for this term (e.g. texture synthesis has no content layer)
+        return torch.zeros(())
     if weights is None:
         weights = {name: 1.0 / len(per_layer) for name in per_layer}
     missing = set(per_layer) - set(weights)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 QUICK_ENV = "NST_QUICK"
+OUTPUT_ENV = "NST_OUTPUT_DIR"
 DEVICE_ENV = "NST_DEVICE"
 
 # Image long side and optimisation steps by device. On this course's reference CPU (2 cores) one
@@ -77,3 +79,15 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def output_dir() -> Path:
+    """Where notebooks write images and animations: ``NST_OUTPUT_DIR``, else ``outputs/`` in the course
+    folder (beside ``notebooks/``), else ``~/neural-style-outputs``. Never the working directory."""
+    if os.environ.get(OUTPUT_ENV):
+        path = Path(os.environ[OUTPUT_ENV]).expanduser()
+    else:
+        course = Path(__file__).resolve().parent.parent
+        path = course / "outputs" if (course / "notebooks").is_dir() else Path.home() / "neural-style-outputs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -2,7 +2,10 @@
 image's and its Gram matrices match the style image's.
 
 ``stylize(content, style)`` does everything with sensible defaults; ``StyleTransfer`` keeps the
-network and targets so that several runs (a grid of weights, say) pay for them once.
+network so that several runs (a grid of weights, say) pay for loading it once.
+
+Beyond the paper, ``run`` also takes several styles with blend weights, a mask per style (spatial
+control), colour preservation (``color.py``) and coarse-to-fine optimisation (``scales``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import settings
+from . import color, settings
 from .backbones import Backbone, load_backbone
-from .images import load_image, resize_tensor, save_image
+from .images import load_pil, pil_to_tensor, resize_long_side, resize_tensor, save_image
 from .layers import FeatureExtractor
 from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
 
@@ -31,6 +34,7 @@ PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_STYLE_WEIGHT = 10.0
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
+MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block would be 2 px wide
 
 
 @dataclass
@@ -45,6 +49,11 @@ class TransferResult:
     recipe: dict = field(default_factory=dict)
 
     @property
+    def losses(self) -> dict:
+        """The loss terms of the returned (lowest-loss) image."""
+        return self.history[self.best_step - 1] if self.history else {}
+
+    @property
     def seconds(self) -> float:
         return self.history[-1]["seconds"] if self.history else 0.0
 
@@ -54,7 +63,7 @@ class TransferResult:
 
 
 class _BudgetSpent(Exception):
-    """Raised inside the L-BFGS closure once the step budget is used: ends the run cleanly."""
+    """Raised inside the L-BFGS closure once the step budget is used: ends the level cleanly."""
 
 
 class _NotFinite(Exception):
@@ -94,12 +103,21 @@ class StyleTransfer:
         return ({name: content_features[name] for name in self.content_layers},
                 {name: gram_matrix(style_features[name]) for name in self.style_layers})
 
-    def losses(self, image: torch.Tensor, content_targets: dict, style_targets: dict,
-               content_weight: float, style_weight: float, tv_weight: float) -> dict[str, torch.Tensor]:
-        """Each weighted term of the objective and their sum (key "total")."""
+    def losses(self, image: torch.Tensor, content_targets: dict, style_targets: dict | list[dict],
+               content_weight: float, style_weight: float, tv_weight: float,
+               style_blend: Sequence[float] = (1.0,), style_masks: list[dict] | None = None) -> dict[str, torch.Tensor]:
+        """Each weighted term of the objective and their sum (key "total").
+
+        style_targets: one dict of Gram matrices, or a list (several styles) mixed by ``style_blend``;
+        style_masks: per style, per layer, the region of the image where that style applies.
+        """
         features = self.extractor(image)
-        terms = {"content": content_weight * content_loss(features, content_targets),
-                 "style": style_weight * style_loss(features, style_targets, self.style_layer_weights)}
+        if isinstance(style_targets, Mapping):
+            style_targets = [style_targets]
+        masks = style_masks or [None] * len(style_targets)
+        style = sum(blend * style_loss(features, targets, self.style_layer_weights, masks=layer_masks)
+                    for blend, targets, layer_masks in zip(style_blend, style_targets, masks))
+        terms = {"content": content_weight * content_loss(features, content_targets), "style": style_weight * style}
         if tv_weight:
             terms["tv"] = tv_weight * total_variation_loss(image)
         terms["total"] = sum(terms.values())
@@ -110,47 +128,102 @@ class StyleTransfer:
             content_weight: float = 1.0, style_weight: float = DEFAULT_STYLE_WEIGHT, tv_weight: float = 0.0,
             init: str | torch.Tensor = "content", optimizer: str = "lbfgs", steps: int | None = None,
             lr: float | None = None, seed: int = 0, callback: Callable | None = None,
-            callback_every: int = 10, progress: bool = True, lbfgs_history: int = 100) -> TransferResult:
+            callback_every: int = 10, progress: bool = True, lbfgs_history: int = 100, scales: int = 1,
+            preserve_colors: str = "none", style_blend: Sequence[float] | None = None,
+            masks: Sequence | None = None) -> TransferResult:
         """Optimise an image; returns a TransferResult holding the lowest-loss image seen.
 
-        content, style: anything ``load_image`` takes (path, URL, name, PIL, array, tensor).
+        content, style: anything ``load_image`` takes (path, URL, name, PIL, array, tensor); ``style``
+            may also be a list of several styles, mixed by ``style_blend`` (default: equal).
         size: long side of the result (default: by device, see settings). The style image is
-            resized to the same long side times ``style_scale``.
+            resized to the same long side times ``style_scale`` (bigger: larger strokes).
         init: "content", "noise", "style", or a starting image tensor.
-        steps: evaluations of the network (one forward and backward pass each).
+        steps: evaluations of the network (one forward and backward pass each), per scale.
+        scales: coarse-to-fine levels; each level is half the size of the next and starts from the
+            previous level's result, upsampled. 1 is the plain single-scale method.
+        preserve_colors: "none", "luminance" (stylise brightness only, keep the photo's colours) or
+            "histogram" (recolour the style to the photo's palette first).
+        masks: one mask per style (white = this style goes here), anything ``load_image`` takes or
+            a tensor (H, W) / (1, 1, H, W) in [0, 1]; resized to the image.
         callback(step, image, losses): called every ``callback_every`` steps with a CPU copy of the
             image; raising KeyboardInterrupt in it stops the run like Ctrl-C does.
         Ctrl-C stops the run and returns the best image so far (``stopped == "interrupted"``).
         """
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {optimizer!r}")
-        if isinstance(init, str) and init not in INITS:
-            raise ValueError(f"init must be one of {INITS} or an image tensor, not {init!r}")
-        size = size or (None if isinstance(content, torch.Tensor) else settings.default_size(self.device))
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        blend = self._check_options(optimizer, init, steps, scales, preserve_colors, styles, style_blend, masks)
         steps = steps if steps is not None else settings.default_steps(self.device)
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, not {steps}")
+        if size is None:
+            size = max(content.shape[-2:]) if isinstance(content, torch.Tensor) else settings.default_size(self.device)
         settings.seed_everything(seed)
 
-        content_image = load_image(content, size, self.device)
-        style_size = max(8, round(max(content_image.shape[-2:]) * style_scale))
-        style_image = load_image(style, None, self.device)
-        style_image = resize_tensor(style_image, style_size) if style_image.shape[-2:] != style_size else style_image
-        content_targets, style_targets = self.targets(content_image, style_image)
-
-        image = self._initial_image(init, content_image, style_image).requires_grad_(True)
+        content_pil = load_pil(content)
+        style_pils = [load_pil(s) for s in styles]
+        mask_images = [self._mask_tensor(m) for m in masks] if masks is not None else None
+        levels = [max(MIN_LEVEL_SIZE, round(size / 2**k)) for k in reversed(range(scales))]
         weights = dict(content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
         recipe = dict(backbone=self.backbone.name, content_layers=self.content_layers,
                       style_layers=self.style_layers, style_layer_weights=self.style_layer_weights,
                       pooling=self.pooling, init=init if isinstance(init, str) else "image",
-                      optimizer=optimizer, steps=steps, lr=lr, seed=seed, style_scale=style_scale,
-                      size=max(content_image.shape[-2:]), **weights,
+                      optimizer=optimizer, steps=steps, lr=lr, seed=seed, style_scale=style_scale, scales=scales,
+                      preserve_colors=preserve_colors, style_blend=blend, masks=masks is not None, **weights,
                       **{k: v for k, v in (("content", content), ("style", style)) if isinstance(v, str)})
-        run = _Run(steps, callback, callback_every, progress)
+        run = _Run(steps * len(levels), callback, callback_every, progress)
+
+        image = None
+        try:
+            for level_size in levels:
+                content_image = pil_to_tensor(resize_long_side(content_pil, level_size)).to(self.device)
+                style_images = [pil_to_tensor(resize_long_side(s, max(8, round(level_size * style_scale))))
+                                .to(self.device) for s in style_pils]
+                photo = content_image
+                if preserve_colors == "histogram":
+                    style_images = [color.match_color_histogram(s, photo) for s in style_images]
+                elif preserve_colors == "luminance":
+                    content_image = color.luminance(photo)
+                    style_images = [color.match_luminance(s, photo) for s in style_images]
+                if image is None:
+                    start = self._initial_image(init, content_image, style_images[0])
+                else:
+                    start = resize_tensor(image, tuple(content_image.shape[-2:]))
+                    if preserve_colors == "luminance":
+                        start = color.luminance(start)
+                image = self._optimise(start, content_image, style_images, blend, mask_images, weights,
+                                       optimizer, lr, lbfgs_history, run, level_size, steps)
+                recipe["size"] = max(content_image.shape[-2:])
+                if run.stopped != "finished":
+                    break
+        finally:
+            run.close()
+        if run.message:
+            warnings.warn(run.message, stacklevel=2)
+        result = image.clamp(0, 1)
+        if preserve_colors == "luminance":
+            result = color.combine_luminance(result, resize_tensor(photo, tuple(result.shape[-2:])))
+        return TransferResult(result.cpu(), run.history, run.stopped, run.message, run.best_step, recipe)
+
+    def _optimise(self, start, content_image, style_images, blend, mask_images, weights, optimizer, lr,
+                  lbfgs_history, run, level_size, steps) -> torch.Tensor:
+        """One level: optimise ``start`` against these targets; returns the level's best image."""
+        with torch.no_grad():
+            content_features = self.extractor(content_image)
+            content_targets = {name: content_features[name] for name in self.content_layers}
+            style_targets = []
+            for style_image in style_images:
+                features = self.extractor(style_image)
+                style_targets.append({name: gram_matrix(features[name]) for name in self.style_layers})
+            style_masks = None
+            if mask_images is not None:
+                shapes = {name: f.shape[-2:] for name, f in content_features.items()}
+                style_masks = [{name: resize_tensor(mask, tuple(shapes[name])).clamp(0, 1)
+                                for name in self.style_layers} for mask in
+                               (m.to(self.device) for m in mask_images)]
+        image = start.detach().clone().requires_grad_(True)
+        run.start_level(level_size, steps)
 
         def evaluate() -> torch.Tensor:
             run.before_evaluation()
-            terms = self.losses(image, content_targets, style_targets, **weights)
+            terms = self.losses(image, content_targets, style_targets, **weights, style_blend=blend,
+                                style_masks=style_masks)
             total = terms["total"]
             if not torch.isfinite(total):
                 raise _NotFinite(f"the loss became {total.item()} at step {run.step + 1}")
@@ -167,17 +240,40 @@ class StyleTransfer:
             pass
         except KeyboardInterrupt:
             run.stopped = "interrupted"
-            run.message = f"interrupted after {run.step} steps: returning the best image so far (step {run.best_step})"
+            run.message = (f"interrupted after {run.step} steps: returning the best image so far "
+                           f"(step {run.best_step}, {level_size} px)")
         except _NotFinite as err:
             run.stopped = "not finite"
             run.message = (f"{err}: stopped, returning the best image so far (step {run.best_step}). "
                            "Lower the style weight or learning rate, or use L-BFGS.")
-        finally:
-            run.close()
-        if run.message:
-            warnings.warn(run.message, stacklevel=2)
-        best = run.best_image if run.best_image is not None else image.detach().clamp(0, 1).cpu()
-        return TransferResult(best, run.history, run.stopped, run.message, run.best_step, recipe)
+        return run.best_image if run.best_image is not None else start.detach()
+
+    def _check_options(self, optimizer, init, steps, scales, preserve_colors, styles, style_blend, masks):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {optimizer!r}")
+        if isinstance(init, str) and init not in INITS:
+            raise ValueError(f"init must be one of {INITS} or an image tensor, not {init!r}")
+        if steps is not None and steps < 1:
+            raise ValueError(f"steps must be at least 1, not {steps}")
+        if not 1 <= scales <= 6:
+            raise ValueError(f"scales must be between 1 and 6, not {scales}")
+        if preserve_colors not in color.PRESERVE_COLORS:
+            raise ValueError(f"preserve_colors must be one of {color.PRESERVE_COLORS}, not {preserve_colors!r}")
+        if not styles:
+            raise ValueError("give at least one style image")
+        blend = list(style_blend) if style_blend is not None else [1.0] * len(styles)
+        if len(blend) != len(styles) or any(not (b >= 0) for b in blend) or sum(blend) <= 0:
+            raise ValueError(f"style_blend needs {len(styles)} non-negative weights, not all zero; got {blend}")
+        if masks is not None and len(masks) != len(styles):
+            raise ValueError(f"give one mask per style: {len(styles)} styles, {len(masks)} masks")
+        return [b / sum(blend) for b in blend]
+
+    @staticmethod
+    def _mask_tensor(mask) -> torch.Tensor:
+        """A mask as (1, 1, H, W) in [0, 1]: tensors are taken as they are, images by their luminance."""
+        if isinstance(mask, torch.Tensor) and mask.dim() in (2, 4) and (mask.dim() == 2 or mask.shape[1] == 1):
+            return mask.float().reshape(1, 1, *mask.shape[-2:]).clamp(0, 1)
+        return color.luminance(pil_to_tensor(load_pil(mask)))[:, :1]
 
     def _initial_image(self, init, content_image, style_image) -> torch.Tensor:
         if isinstance(init, torch.Tensor):
@@ -192,7 +288,8 @@ class StyleTransfer:
     def _run_lbfgs(image, evaluate, run, lr, history_size):
         # Tolerances of 0 switch L-BFGS's convergence tests off: with its defaults it stops after one
         # evaluation whenever the losses are small. The step budget is enforced by _Run instead.
-        optimizer = torch.optim.LBFGS([image], lr=lr, max_iter=run.steps, max_eval=2 * run.steps,
+        budget = run.level_end - run.step
+        optimizer = torch.optim.LBFGS([image], lr=lr, max_iter=budget, max_eval=2 * budget,
                                       tolerance_grad=0.0, tolerance_change=0.0, history_size=history_size,
                                       line_search_fn="strong_wolfe")
 
@@ -201,7 +298,7 @@ class StyleTransfer:
             return evaluate()
 
         stalled = 0
-        while run.step < run.steps:
+        while run.step < run.level_end:
             before = run.step
             optimizer.step(closure)
             stalled = stalled + 1 if run.step - before <= 1 else 0
@@ -212,7 +309,7 @@ class StyleTransfer:
     @staticmethod
     def _run_adam(image, evaluate, run, lr):
         optimizer = torch.optim.Adam([image], lr=lr)
-        while run.step < run.steps:
+        while run.step < run.level_end:
             optimizer.zero_grad(set_to_none=True)
             evaluate()
             optimizer.step()
@@ -221,34 +318,41 @@ class StyleTransfer:
 
 
 class _Run:
-    """Book-keeping of one run: step count, best image, history, progress bar, callbacks."""
+    """Book-keeping of one run: step count, best image per level, history, progress bar, callbacks."""
 
-    def __init__(self, steps, callback, callback_every, progress):
-        self.steps, self.callback, self.callback_every = steps, callback, max(1, callback_every)
-        self.step, self.best_loss, self.best_step, self.best_image = 0, math.inf, 0, None
+    def __init__(self, total_steps, callback, callback_every, progress):
+        self.total_steps, self.callback, self.callback_every = total_steps, callback, max(1, callback_every)
+        self.step = self.level_end = self.best_step = 0
+        self.level_size, self.best_loss, self.best_image = None, math.inf, None
         self.history, self.stopped, self.message = [], "finished", ""
         self.start = time.perf_counter()
         self.bar = None
         if progress:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=steps, desc="stylizing", unit="step", mininterval=1.0, leave=True)
+            self.bar = tqdm(total=total_steps, desc="stylizing", unit="step", mininterval=1.0, leave=True)
+
+    def start_level(self, size: int, steps: int):
+        # Losses at different sizes are not comparable: the best image is tracked per level.
+        self.level_end = self.step + steps
+        self.level_size, self.best_loss, self.best_image = size, math.inf, None
 
     def before_evaluation(self):
-        if self.step >= self.steps:
+        if self.step >= self.level_end:
             raise _BudgetSpent
 
     def after_evaluation(self, image, terms):
         self.step += 1
         values = {name: value.item() for name, value in terms.items()}
-        self.history.append({"step": self.step, **values, "seconds": time.perf_counter() - self.start})
+        self.history.append({"step": self.step, **values, "seconds": time.perf_counter() - self.start,
+                             "size": self.level_size})
         if values["total"] < self.best_loss:
             self.best_loss, self.best_step = values["total"], self.step
-            self.best_image = image.detach().clamp(0, 1).cpu().clone()
+            self.best_image = image.detach().clone()
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
-        if self.callback is not None and (self.step % self.callback_every == 0 or self.step == self.steps):
+        if self.callback is not None and (self.step % self.callback_every == 0 or self.step == self.total_steps):
             self.callback(self.step, image.detach().clamp(0, 1).cpu(), values)
 
     def close(self):

@@ -80,4 +80,5 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(helpers.gallery.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.delenv(helpers.gallery.MIRROR_ENV, raising=False)
     monkeypatch.setattr(helpers.gallery, "_unreachable", set())
+    monkeypatch.setattr(helpers.gallery, "_noticed", set())
     torch.manual_seed(0)

@@ -72,3 +72,22 @@ def test_broken_image_file(tmp_path):
 def test_list_images():
     run = cli("--list-images")
     assert run.returncode == 0 and "chelsea" in run.stdout and "starry_night" in run.stdout
+
+
+def test_control_options_end_to_end(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (64, 43), 255).save(tmp_path / "all.png")
+    Image.new("L", (64, 43), 0).save(tmp_path / "none.png")
+    out = tmp_path / "multi.png"
+    run = cli("chelsea", "swirls", "--style", "mosaic", "--style-blend", "2,1", "--mask", tmp_path / "all.png",
+              "--mask", tmp_path / "none.png", "--preserve-colors", "histogram", "--multiscale", 2,
+              "--size", 48, "--steps", 2, "--quiet", "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert "4 steps" in run.stdout  # 2 levels x 2 steps
+    recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
+    assert recipe["scales"] == 2 and recipe["preserve_colors"] == "histogram"
+    assert recipe["extra_styles"] == ["mosaic"] and recipe["style_blend"] == [2.0, 1.0]
+    bad = cli("chelsea", "swirls", "--mask", tmp_path / "all.png", "--mask", tmp_path / "none.png",
+              "-o", tmp_path / "o.png", "--size", 32, "--steps", 1)
+    assert bad.returncode == 2 and "one mask per style" in bad.stderr
