@@ -35,7 +35,7 @@ test: setup
 notebooks: setup
 	for nb in notebooks/[0-9]*.ipynb; do \
 		echo "== $$nb"; \
-		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 	done
 
 benchmark: setup

@@ -64,7 +64,7 @@ def peak_gflops(device: str, repeats: int = 5) -> float:
     """The machine's practical peak: a large float32 matmul, best of ``repeats``."""
     import torch
 
-    n = 4096 if device == "cuda" else 2048
+    n = 8192 if device == "cuda" else 3072
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     best = float("inf")
@@ -282,7 +282,7 @@ def main(argv=None) -> int:
             print(f"  {row['label']:72s} {row['seconds_per_step']:7.3f} s/step", flush=True)
 
     if not args.no_multiscale:
-        size, steps = (96, 6) if args.quick else (512, 60)
+        size, steps = (96, 6) if args.quick else (512, 40)
         row = run_in_subprocess("target", dict(backbone="vgg16-hed", size=size, steps=steps, scales=3, device=device))
         report["multiscale"].append(row)
         multi = row["multi_scale_seconds"]

@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     last = result.history[-1] if result.history else {}
     print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {len(result.history)} steps, "
           f"{result.seconds:.1f} s, final loss {last.get('total', float('nan')):.4g})")
-    if result.stopped in ("interrupted", "not finite"):
+    if result.stopped in ("interrupted", "not finite", "out of memory"):
         print(f"warning: {result.message}", file=sys.stderr)
         return EXIT_STOPPED_EARLY
     return 0

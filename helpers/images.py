@@ -99,8 +99,10 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
-    """Tensor (1, 3, H, W) or (3, H, W), any device, -> PIL RGB image (values clamped to [0, 1])."""
+    """Tensor (1, 3, H, W), (3, H, W) or (H, W), any device, -> PIL RGB image (values clamped to [0, 1])."""
     tensor = tensor.detach().float().cpu()
+    if tensor.dim() == 2:  # a single channel (a mask, say): shown as grey
+        tensor = tensor.unsqueeze(0)
     if tensor.dim() == 4:
         if tensor.shape[0] != 1:
             raise ValueError(f"expected one image, got a batch of {tensor.shape[0]}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,17 @@ def output_dir() -> Path:
         path = course / "outputs" if (course / "notebooks").is_dir() else Path.home() / "neural-style-outputs"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def peak_memory_mb(device: str | torch.device = "cpu") -> float:
+    """Peak memory so far, in MiB: PyTorch's allocations on a GPU, the process's resident set on a CPU
+    (a high-water mark: it only grows, so measure sizes in increasing order)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+    except ImportError:  # Windows has no resource module
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux

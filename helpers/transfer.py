@@ -43,7 +43,7 @@ class TransferResult:
 
     image: torch.Tensor  # (1, 3, H, W) on the CPU, in [0, 1]
     history: list[dict] = field(default_factory=list)
-    stopped: str = "finished"  # "finished", "interrupted", "not finite" or "converged"
+    stopped: str = "finished"  # "finished", "interrupted", "not finite", "out of memory" or "converged"
     message: str = ""
     best_step: int = 0
     recipe: dict = field(default_factory=dict)
@@ -246,6 +246,13 @@ class StyleTransfer:
             run.stopped = "not finite"
             run.message = (f"{err}: stopped, returning the best image so far (step {run.best_step}). "
                            "Lower the style weight or learning rate, or use L-BFGS.")
+        except torch.OutOfMemoryError:
+            run.stopped = "out of memory"
+            run.message = (f"out of memory at {level_size} px after {run.step} steps: returning the best image so "
+                           "far. Use a smaller size, or coarse-to-fine (scales) with fewer steps at the top size, "
+                           "or the CPU, which has more memory.")
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
         return run.best_image if run.best_image is not None else start.detach()
 
     def _check_options(self, optimizer, init, steps, scales, preserve_colors, styles, style_blend, masks):

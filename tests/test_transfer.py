@@ -130,3 +130,14 @@ def test_device_choice(monkeypatch):
     assert settings.choose_device("auto").type == "cpu"
     with pytest.raises(ValueError, match="unknown device"):
         settings.choose_device("gpu0")
+
+
+def test_out_of_memory_keeps_the_best_image(transfer, tiny_pair):
+    def exhaust(step, image, losses):
+        if step == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    with pytest.warns(UserWarning, match="out of memory at 40 px after 3 steps.*smaller size"):
+        result = transfer.run(*tiny_pair, steps=10, callback=exhaust, callback_every=1, progress=False)
+    assert result.stopped == "out of memory" and len(result.history) == 3
+    assert result.image.shape == tiny_pair[0].shape
