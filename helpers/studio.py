@@ -77,7 +77,9 @@ class Studio:
                 self.result = self._transfers[layers].run(
                     self.content.value, self.style.value, size=self.size.value, steps=steps,
                     style_weight=self.style_weight.value, preserve_colors=self.colors.value, callback=report,
-                    callback_every=1, progress=False)
+                    # ~50 updates per run: enough to watch, and few widget messages (a flood of them can
+                    # stall non-interactive notebook runners, nbconvert issue 1921)
+                    callback_every=max(1, steps // 50), progress=False)
                 display(tensor_to_pil(self.result.image))
             self.status.value = (f"done: {len(self.result.history)} steps in {self.result.seconds:.1f} s, "
                                  f"loss {self.result.losses['total']:.3g} ({self.result.stopped})")

@@ -20,6 +20,12 @@ def hed():
     return helpers.load_backbone("vgg16-hed", verbose=False)
 
 
+@pytest.fixture(scope="session")
+def transfer(hed):
+    """One StyleTransfer on the offline backbone, shared by the loop tests."""
+    return helpers.StyleTransfer(hed, device="cpu", verbose=False)
+
+
 @pytest.fixture
 def tiny_pair():
     """A 40 x 32 content photo and a style image, as tensors in [0, 1]."""

