@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -110,11 +109,9 @@ def measure_step(config: dict) -> dict:
         seconds = [b - a for a, b in zip(times, times[1:])]
     per_step = statistics.median(seconds[warmup:])
     flops = step_flops(backbone, transfer.content_layers, transfer.style_layers, size, size)
-    memory = (torch.cuda.max_memory_allocated() if device == "cuda"
-              else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return {**{k: v for k, v in config.items() if k not in ("transfer", "run", "baseline_options")},
             "seconds_per_step": per_step, "gflop_per_step": flops / 1e9, "gflops": flops / per_step / 1e9,
-            "peak_memory_mb": memory / 2**20}
+            "peak_memory_mb": helpers.settings.peak_memory_mb(device)}
 
 
 def baseline_steps(transfer, content, style, steps: int, options: dict) -> list[float]:

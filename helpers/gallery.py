@@ -17,10 +17,11 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from .images import atomic_file
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 CACHE_ENV = "NST_CACHE_DIR"
@@ -144,27 +145,20 @@ def download(painting: Painting, timeout: float = DOWNLOAD_TIMEOUT) -> Path:
     Raises OSError or http.client.HTTPException when the network fails, DownloadError on a wrong hash.
     """
     target = cache_dir() / painting.file
-    target.parent.mkdir(parents=True, exist_ok=True)
     url = painting_url(painting)
-    handle, tmp = tempfile.mkstemp(prefix=f".{painting.file}.", suffix=".part", dir=target.parent)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            received = 0
-            for chunk in iter(lambda: response.read(1 << 16), b""):
-                digest.update(chunk)
-                out.write(chunk)
-                received += len(chunk)
-            expected = response.headers.get("Content-Length")
-            if expected is not None and received != int(expected):  # the connection dropped mid-way
-                raise http.client.IncompleteRead(b"", int(expected) - received)
+    with atomic_file(target) as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        digest, received = hashlib.sha256(), 0
+        for chunk in iter(lambda: response.read(1 << 16), b""):
+            digest.update(chunk)
+            out.write(chunk)
+            received += len(chunk)
+        expected = response.headers.get("Content-Length")
+        if expected is not None and received != int(expected):  # the connection dropped mid-way
+            raise http.client.IncompleteRead(b"", int(expected) - received)
         if digest.hexdigest() != painting.sha256:
             raise DownloadError(f"{url} did not give the expected file for {painting.name!r} (sha256 "
                                 f"{digest.hexdigest()[:12]}..., expected {painting.sha256[:12]}...); nothing "
                                 f"was cached. If you set {MIRROR_ENV}, check that mirror's copy.")
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return target
 
 

@@ -11,6 +11,8 @@ import os
 import tempfile
 import urllib.request
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +180,20 @@ def resize_tensor(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
                                            antialias=True)
 
 
+@contextmanager
+def atomic_file(path: Path) -> Iterator:
+    """Open a temporary file beside ``path``; on success it is renamed to ``path`` (atomic on one file
+    system), on any error it is deleted. Either the whole new file is there, or the old one is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, quality: int = 95) -> Path:
     """Save a tensor or PIL image as PNG or JPEG, atomically: a failure never leaves half a file.
 
@@ -188,22 +204,14 @@ def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, 
     if fmt is None:
         raise ValueError(f"{path}: save as .png, .jpg or .jpeg")
     pil = load_pil(image) if not isinstance(image, Image.Image) else to_rgb(image)
-    path.parent.mkdir(parents=True, exist_ok=True)
     options = {"quality": quality} if fmt == "JPEG" else {}
     if fmt == "PNG" and metadata:
         info = PngImagePlugin.PngInfo()
         for key, value in metadata.items():
             info.add_text(str(key), str(value))
         options["pnginfo"] = info
-    # Write next to the target, then rename: the rename is atomic on the same file system.
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            pil.save(f, format=fmt, **options)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        pil.save(f, format=fmt, **options)
     return path
 
 
@@ -215,16 +223,9 @@ def save_animation(frames, path: str | Path, seconds_per_frame: float = 0.25, si
     pils = [resize_long_side(load_pil(frame), size) for frame in frames]
     if not pils:
         raise ValueError("no frames to save")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            pils[0].save(f, format="GIF", save_all=True, append_images=pils[1:],
-                         duration=int(seconds_per_frame * 1000), loop=0)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        pils[0].save(f, format="GIF", save_all=True, append_images=pils[1:], duration=int(seconds_per_frame * 1000),
+                     loop=0)
     return path
 
 

@@ -99,9 +99,13 @@ class StyleTransfer:
     def targets(self, content: torch.Tensor, style: torch.Tensor) -> tuple[dict, dict]:
         """Content features and style Gram matrices, computed once (no gradient needed)."""
         content_features = self.extractor(content.to(self.device))
-        style_features = self.extractor(style.to(self.device))
-        return ({name: content_features[name] for name in self.content_layers},
-                {name: gram_matrix(style_features[name]) for name in self.style_layers})
+        return {name: content_features[name] for name in self.content_layers}, self.style_grams(style)
+
+    @torch.no_grad()
+    def style_grams(self, style: torch.Tensor) -> dict:
+        """The style image's Gram matrix at each style layer."""
+        features = self.extractor(style.to(self.device))
+        return {name: gram_matrix(features[name]) for name in self.style_layers}
 
     def losses(self, image: torch.Tensor, content_targets: dict, style_targets: dict | list[dict],
                content_weight: float, style_weight: float, tv_weight: float,
@@ -207,10 +211,7 @@ class StyleTransfer:
         with torch.no_grad():
             content_features = self.extractor(content_image)
             content_targets = {name: content_features[name] for name in self.content_layers}
-            style_targets = []
-            for style_image in style_images:
-                features = self.extractor(style_image)
-                style_targets.append({name: gram_matrix(features[name]) for name in self.style_layers})
+            style_targets = [self.style_grams(style_image) for style_image in style_images]
             style_masks = None
             if mask_images is not None:
                 shapes = {name: f.shape[-2:] for name, f in content_features.items()}
