@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -76,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("content", nargs="?", help="content image: file, URL or registered name")
     parser.add_argument("style", nargs="?", help="style image: file, URL or registered name")
-    parser.add_argument("-o", "--output", help="where to write the result (.png or .jpg)")
+    parser.add_argument("-o", "--output",
+                        help="where to write the result (.png, .jpg, .webp or .tif; a PNG also stores the recipe)")
     parser.add_argument("--size", type=_positive_int,
                         help="long side of the result in pixels (default: 512 on a GPU, 256 on a CPU)")
     parser.add_argument("--steps", type=_positive_int,
@@ -153,6 +156,28 @@ def _apply_recipe(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
                 setattr(args, key, value)
 
 
+def _check_writable(output: Path) -> None:
+    """Fail before the optimisation, not after it, when the output cannot be written."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output.parent):
+            pass
+    except OSError as err:
+        raise OSError(f"cannot write to {output.parent} ({err.strerror or err}); choose another -o path") from None
+
+
+def _save_somewhere(result, output: Path) -> Path:
+    """Save the result; if that fails now (disk full, folder gone), save it in the temp folder instead
+    so that minutes of optimisation are not lost, and say where it went."""
+    try:
+        return Path(result.save(output))
+    except OSError as err:
+        rescue = Path(tempfile.gettempdir()) / f"style-transfer-{int(time.time())}{output.suffix}"
+        result.save(rescue)
+        raise OSError(f"could not write {output} ({err.strerror or err}); the result was saved to {rescue} "
+                      "instead") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -167,9 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give CONTENT, STYLE and -o OUTPUT (or --recipe PNG -o OUTPUT)")
         output = Path(args.output)
         if output.suffix.lower() not in SAVE_FORMATS:
-            parser.error(f"output {args.output!r} must end in .png, .jpg or .jpeg")
+            parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
         if output.is_dir():
             parser.error(f"output {args.output!r} is a folder; give a file name")
+        _check_writable(output)
         device = settings.choose_device(args.device)
         # Read every image before loading the network, so a bad file fails in a second, not a minute.
         content = load_pil(args.content)
@@ -187,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                              preserve_colors=args.preserve_colors, style_blend=args.style_blend, masks=masks)
         result.recipe.update(content=args.content, style=args.style, extra_styles=args.extra_styles,
                              style_blend=args.style_blend, masks=args.masks)
-        path = result.save(output)
+        path = _save_somewhere(result, output)
     except KeyboardInterrupt:
         print("interrupted before the optimisation started; nothing was written", file=sys.stderr)
         return 130

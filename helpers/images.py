@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 # Refuse images that declare more pixels than this: a small file can declare a huge size
 # (a "decompression bomb") and exhaust memory when decoded. 100 MP is a 10000 x 10000 photo.
 MAX_PIXELS = 100_000_000
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 class ImageLoadError(ValueError):
@@ -195,16 +195,16 @@ def atomic_file(path: Path) -> Iterator:
 
 
 def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, quality: int = 95) -> Path:
-    """Save a tensor or PIL image as PNG or JPEG, atomically: a failure never leaves half a file.
+    """Save a tensor or PIL image as PNG, JPEG, WebP or TIFF, atomically: a failure never leaves half a file.
 
     metadata: text fields stored in the PNG (used for each image's recipe); ignored for JPEG.
     """
     path = Path(path).expanduser()
     fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: save as .png, .jpg or .jpeg")
+        raise ValueError(f"{path}: save as one of {', '.join(SAVE_FORMATS)}")
     pil = load_pil(image) if not isinstance(image, Image.Image) else to_rgb(image)
-    options = {"quality": quality} if fmt == "JPEG" else {}
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "PNG" and metadata:
         info = PngImagePlugin.PngInfo()
         for key, value in metadata.items():

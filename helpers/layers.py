@@ -120,11 +120,26 @@ class FeatureExtractor(nn.Module):
             modules.append(module)
         self.names = backbone.layer_names[: deepest + 1]
         self.wanted = wanted
+        # Each 2x2 pooling halves the image (rounding down): below this many pixels a side, the
+        # deepest layer would be empty and PyTorch would fail with a message about pooling sizes.
+        self.poolings = sum(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in modules)
+        self.min_input_side = 2**self.poolings
+        self.deepest = self.names[-1]
         self.body = nn.Sequential(*modules)
         self.requires_grad_(False)  # The image is the only thing optimised: no weight gradients.
         self.eval()
 
+    def check_size(self, image: torch.Tensor, what: str = "the image") -> None:
+        """Raise a ValueError that says what to do when ``image`` is too small for the deepest layer."""
+        height, width = image.shape[-2:]
+        if min(height, width) < self.min_input_side:
+            raise ValueError(
+                f"{what} is {width}x{height} px, but layer {self.deepest} needs at least {self.min_input_side} px "
+                f"on each side ({self.poolings} poolings each halve it). Use a larger size, crop a very long "
+                f"and thin image, or use shallower layers.")
+
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.check_size(image)
         x = self.preprocess(image)
         found = {}
         for i, module in enumerate(self.body):

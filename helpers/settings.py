@@ -106,3 +106,21 @@ def peak_memory_mb(device: str | torch.device = "cpu") -> float:
         return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def available_memory_mb(device: str | torch.device = "cpu") -> float | None:
+    """Memory free for a new run, in MiB: the GPU's free memory, or on Linux the system's
+    MemAvailable; None where it cannot be told (macOS, Windows, MPS)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] / 2**20
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**10  # the file counts KiB
+    except OSError:
+        pass
+    return None

@@ -69,6 +69,56 @@ def test_broken_image_file(tmp_path):
     assert run.returncode == 2 and "broken.jpg" in run.stderr and "Traceback" not in run.stderr
 
 
+def test_a_long_thin_photo_gets_a_clear_error(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (400, 10), "orange").save(tmp_path / "strip.png")
+    run = cli(tmp_path / "strip.png", "swirls", "-o", tmp_path / "o.png", "--size", 64, "--steps", 1)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "needs at least 16 px" in run.stderr and "larger size" in run.stderr
+    assert not list(tmp_path.glob("o.*"))
+
+
+def test_an_unwritable_output_fails_before_the_work(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    run = cli("chelsea", "swirls", "-o", tmp_path / "a_file" / "o.png", "--size", 32, "--steps", 1)
+    assert run.returncode == 2 and "cannot write to" in run.stderr
+    assert "backbone:" not in run.stdout  # stopped before loading the network
+
+
+def test_a_failed_save_after_the_run_keeps_the_result(tmp_path, monkeypatch, capsys):
+    from helpers import __main__ as cli_module
+    from helpers.transfer import TransferResult
+
+    monkeypatch.setattr(cli_module.tempfile, "gettempdir", lambda: str(tmp_path / "rescue"))
+    (tmp_path / "rescue").mkdir()
+    real_save = TransferResult.save
+
+    def save_fails_for_the_output(self, path):
+        if Path(path).parent == tmp_path / "out":
+            raise OSError(28, "No space left on device")
+        return real_save(self, path)
+
+    monkeypatch.setattr(TransferResult, "save", save_fails_for_the_output)
+    code = cli_module.main(["chelsea", "swirls", "-o", str(tmp_path / "out" / "o.webp"), "--size", "32",
+                            "--steps", "1", "--quiet", "--backbone", "vgg16-hed"])
+    error = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in error and "saved to" in error
+    rescued = list((tmp_path / "rescue").glob("style-transfer-*.webp"))
+    assert len(rescued) == 1 and rescued[0].stat().st_size > 0
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".tif"])
+def test_other_output_formats(tmp_path, suffix):
+    from PIL import Image
+
+    out = tmp_path / f"o{suffix}"
+    run = cli("chelsea", "swirls", "-o", out, "--size", 32, "--steps", 1, "--quiet")
+    assert run.returncode == 0, run.stderr
+    with Image.open(out) as image:
+        assert image.size == (32, 21)
+
+
 def test_list_images():
     run = cli("--list-images")
     assert run.returncode == 0 and "chelsea" in run.stdout and "starry_night" in run.stdout

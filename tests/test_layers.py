@@ -71,6 +71,17 @@ def test_extractor_runs_only_to_the_deepest_layer(hed):
     assert out["relu2_1"].shape == (1, 128, 16, 16)
 
 
+def test_too_small_an_image_gets_an_error_that_says_what_to_do(hed):
+    extractor = FeatureExtractor(hed, ["relu1_1", "relu5_1"])
+    assert extractor.min_input_side == 16  # four poolings before relu5_1
+    extractor(torch.rand(1, 3, 16, 40))  # just big enough
+    with pytest.raises(ValueError, match="relu5_1 needs at least 16 px"):
+        extractor(torch.rand(1, 3, 15, 200))
+    shallow = FeatureExtractor(hed, ["relu2_1"])
+    assert shallow.min_input_side == 2
+    shallow(torch.rand(1, 3, 2, 200))
+
+
 def test_extractor_matches_running_the_whole_network(hed):
     image = torch.rand(1, 3, 32, 32)
     out = FeatureExtractor(hed, ["conv3_1", "relu4_2"])(image)

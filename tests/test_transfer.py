@@ -136,3 +136,12 @@ def test_out_of_memory_keeps_the_best_image(transfer, tiny_pair):
         result = transfer.run(*tiny_pair, steps=10, callback=exhaust, callback_every=1, progress=False)
     assert result.stopped == "out of memory" and len(result.history) == 3
     assert result.image.shape == tiny_pair[0].shape
+
+
+def test_a_size_that_does_not_fit_in_memory_is_refused_before_running(transfer, tiny_pair, monkeypatch):
+    assert settings.available_memory_mb("cpu") is None or settings.available_memory_mb("cpu") > 0
+    monkeypatch.setattr(settings, "available_memory_mb", lambda device: 50.0)  # 50 MB free
+    with pytest.raises(ValueError, match=r"needs about .* GB of memory.*at most \d+ px"):
+        transfer.run(*tiny_pair, size=512, steps=1, progress=False)
+    result = transfer.run(*tiny_pair, size=64, steps=1, progress=False)  # 64x51 px needs about 12 MB
+    assert result.image.shape[-1] == 64
