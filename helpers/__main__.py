@@ -17,7 +17,15 @@ from pathlib import Path
 from . import gallery, settings
 from .backbones import BACKBONES, BackboneError
 from .images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
-from .transfer import DEFAULT_STYLE_WEIGHT, INITS, OPTIMIZERS, PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, stylize
+from .transfer import (
+    DEFAULT_STYLE_WEIGHT,
+    INITS,
+    OPTIMIZERS,
+    PAPER_CONTENT_LAYERS,
+    PAPER_STYLE_LAYERS,
+    PRECISIONS,
+    stylize,
+)
 
 EXIT_ERROR, EXIT_STOPPED_EARLY = 2, 3
 
@@ -117,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", choices=INITS, default="content", help="starting image (default: %(default)s)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="(default: %(default)s)")
     parser.add_argument("--lr", type=float, help="learning rate (default: 1 for L-BFGS, 0.02 for Adam)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16: convolutions in bfloat16 (GPUs, CPUs with AVX512_BF16 or AMX), Gram "
+                             "matrices and losses still fp32 (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -197,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"output {args.output!r} is a folder; give a file name")
         _check_writable(output)
         device = settings.choose_device(args.device)
+        if args.precision == "bf16" and device.type == "cpu" and settings.cpu_has_bf16() is not True:
+            print("note: this CPU has no bfloat16 units (or it cannot be told): bf16 can be several times slower "
+                  "than fp32 here", file=sys.stderr)
         # Read every image before loading the network, so a bad file fails in a second, not a minute.
         content = load_pil(args.content)
         styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
@@ -206,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             style = styles if len(styles) > 1 else styles[0]
             result = stylize(content, style, backbone=args.backbone, content_layers=args.content_layers,
                              style_layers=args.style_layers, pooling=args.pooling, device=device,
+                             precision=args.precision,
                              size=args.size, steps=args.steps, style_scale=args.style_scale,
                              content_weight=args.content_weight, style_weight=args.style_weight,
                              tv_weight=args.tv_weight, init=args.init, optimizer=args.optimizer, lr=args.lr,
@@ -222,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return EXIT_ERROR
     last = result.history[-1] if result.history else {}
-    print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {len(result.history)} steps, "
+    steps = len(result.history)
+    print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {steps} step{'s' * (steps != 1)}, "
           f"{result.seconds:.1f} s, final loss {last.get('total', float('nan')):.4g})")
     if result.stopped in ("interrupted", "not finite", "out of memory"):
         print(f"warning: {result.message}", file=sys.stderr)

@@ -124,3 +124,17 @@ def available_memory_mb(device: str | torch.device = "cpu") -> float | None:
     except OSError:
         pass
     return None
+
+
+def cpu_has_bf16() -> bool | None:
+    """Whether this CPU has bfloat16 arithmetic units (AVX512_BF16 or AMX), from Linux's /proc/cpuinfo;
+    None where that cannot be told. Without them bf16 is emulated and several times slower than fp32."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return None

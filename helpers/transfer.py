@@ -33,6 +33,9 @@ PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 # a learner's first result should look painted but keep its subject.
 DEFAULT_STYLE_WEIGHT = 10.0
 INITS = ("content", "noise", "style")
+# "bf16" runs the convolutions in bfloat16 (autocast) for GPUs with bf16 units; Gram matrices and
+# losses stay float32 either way.
+PRECISIONS = ("fp32", "bf16")
 OPTIMIZERS = ("lbfgs", "adam")
 MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block would be 2 px wide
 # Memory one run needs per megapixel of the result, beyond the network itself: measured here as
@@ -80,13 +83,17 @@ class StyleTransfer:
     backbone: a Backbone, a name, or None for the automatic choice (see ``backbones.py``).
     style_layer_weights: per-layer weights w_l; default 1/L each (the paper).
     pooling: "avg" (the paper) or "max" (the network as trained).
+    precision: "fp32", or "bf16" for the convolutions on a GPU (see ``features``).
     """
 
     def __init__(self, backbone: Backbone | str | None = None,
                  content_layers: Sequence[str] = PAPER_CONTENT_LAYERS,
                  style_layers: Sequence[str] = PAPER_STYLE_LAYERS,
                  style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
-                 pooling: str = "avg", device: str | torch.device | None = "auto", verbose: bool = True):
+                 pooling: str = "avg", device: str | torch.device | None = "auto", verbose: bool = True,
+                 precision: str = "fp32"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         self.backbone = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, verbose)
         self.device = settings.choose_device(device)
         self.content_layers = list(content_layers)
@@ -95,20 +102,41 @@ class StyleTransfer:
             style_layer_weights = dict(zip(self.style_layers, style_layer_weights, strict=True))
         self.style_layer_weights = dict(style_layer_weights) if style_layer_weights is not None else None
         self.pooling = pooling
+        self.precision = precision
+        if precision == "bf16" and self.device.type == "cpu" and settings.cpu_has_bf16() is not True:
+            warnings.warn("this CPU has no bfloat16 units (or it cannot be told): bf16 is emulated and can be several "
+                          "times slower than fp32 (about 9x in one probe)", stacklevel=2)
+        if self.device.type == "cuda":
+            # Every step of a level convolves tensors of the same shapes: cuDNN may time its algorithms
+            # once and keep the fastest (PyTorch's performance tuning guide).
+            torch.backends.cudnn.benchmark = True
         self.extractor = FeatureExtractor(self.backbone, self.content_layers + self.style_layers,
                                           pooling).to(self.device)
+
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The requested activations of ``image``, as float32 whatever the precision of the convolutions.
+
+        In bf16 only the convolutions run in 16 bits: a Gram matrix sums H*W products, which in 16
+        bits loses most of its digits (and in fp16 overflows to inf, a known failure), so the Gram
+        matrices and the losses are computed from float32 copies.
+        """
+        if self.precision == "fp32":
+            return self.extractor(image)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            features = self.extractor(image)
+        return {name: feature.float() for name, feature in features.items()}
 
     # ------------------------------------------------------------------------------ the objective
     @torch.no_grad()
     def targets(self, content: torch.Tensor, style: torch.Tensor) -> tuple[dict, dict]:
         """Content features and style Gram matrices, computed once (no gradient needed)."""
-        content_features = self.extractor(content.to(self.device))
+        content_features = self.features(content.to(self.device))
         return {name: content_features[name] for name in self.content_layers}, self.style_grams(style)
 
     @torch.no_grad()
     def style_grams(self, style: torch.Tensor) -> dict:
         """The style image's Gram matrix at each style layer."""
-        features = self.extractor(style.to(self.device))
+        features = self.features(style.to(self.device))
         return {name: gram_matrix(features[name]) for name in self.style_layers}
 
     def losses(self, image: torch.Tensor, content_targets: dict, style_targets: dict | list[dict],
@@ -119,7 +147,7 @@ class StyleTransfer:
         style_targets: one dict of Gram matrices, or a list (several styles) mixed by ``style_blend``;
         style_masks: per style, per layer, the region of the image where that style applies.
         """
-        features = self.extractor(image)
+        features = self.features(image)
         if isinstance(style_targets, Mapping):
             style_targets = [style_targets]
         masks = style_masks or [None] * len(style_targets)
@@ -172,7 +200,7 @@ class StyleTransfer:
         weights = dict(content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
         recipe = dict(backbone=self.backbone.name, content_layers=self.content_layers,
                       style_layers=self.style_layers, style_layer_weights=self.style_layer_weights,
-                      pooling=self.pooling, init=init if isinstance(init, str) else "image",
+                      pooling=self.pooling, precision=self.precision, init=init if isinstance(init, str) else "image",
                       optimizer=optimizer, steps=steps, lr=lr, seed=seed, style_scale=style_scale, scales=scales,
                       preserve_colors=preserve_colors, style_blend=blend, masks=masks is not None, **weights,
                       **{k: v for k, v in (("content", content), ("style", style)) if isinstance(v, str)})
@@ -217,7 +245,7 @@ class StyleTransfer:
                   lbfgs_history, run, level_size, steps) -> torch.Tensor:
         """One level: optimise ``start`` against these targets; returns the level's best image."""
         with torch.no_grad():
-            content_features = self.extractor(content_image)
+            content_features = self.features(content_image)
             content_targets = {name: content_features[name] for name in self.content_layers}
             style_targets = [self.style_grams(style_image) for style_image in style_images]
             style_masks = None
@@ -392,7 +420,8 @@ class _Run:
 def stylize(content, style, *, backbone: Backbone | str | None = None,
             content_layers: Sequence[str] = PAPER_CONTENT_LAYERS, style_layers: Sequence[str] = PAPER_STYLE_LAYERS,
             style_layer_weights=None, pooling: str = "avg", device="auto", verbose: bool = True,
-            **run_options) -> TransferResult:
+            precision: str = "fp32", **run_options) -> TransferResult:
     """Stylize ``content`` in the manner of ``style`` (see ``StyleTransfer.run`` for the options)."""
-    transfer = StyleTransfer(backbone, content_layers, style_layers, style_layer_weights, pooling, device, verbose)
+    transfer = StyleTransfer(backbone, content_layers, style_layers, style_layer_weights, pooling, device, verbose,
+                             precision)
     return transfer.run(content, style, **run_options)

@@ -145,3 +145,22 @@ def test_a_size_that_does_not_fit_in_memory_is_refused_before_running(transfer, 
         transfer.run(*tiny_pair, size=512, steps=1, progress=False)
     result = transfer.run(*tiny_pair, size=64, steps=1, progress=False)  # 64x51 px needs about 12 MB
     assert result.image.shape[-1] == 64
+
+
+def test_bf16_convolutions_follow_the_fp32_loss_curve(hed, tiny_pair):
+    import warnings
+
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the no-bf16-units warning, on CPUs without them
+            transfer = StyleTransfer(hed, device="cpu", verbose=False, precision=precision)
+        features = transfer.features(tiny_pair[0])
+        assert all(f.dtype == torch.float32 for f in features.values()), "Gram and losses must see float32"
+        runs[precision] = transfer.run(*tiny_pair, steps=8, optimizer="adam", progress=False)
+    fp32, bf16 = ([h["total"] for h in runs[p].history] for p in ("fp32", "bf16"))
+    assert bf16[-1] < 0.8 * bf16[0], "bf16 must still optimise"
+    assert all(math.isclose(a, b, rel_tol=0.05) for a, b in zip(fp32, bf16)), (fp32, bf16)
+    assert runs["bf16"].recipe["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        StyleTransfer(hed, device="cpu", verbose=False, precision="fp16")
