@@ -103,6 +103,8 @@ def measure_step(config: dict) -> dict:
     warmup, repeats = config["warmup"], config["repeats"]
     if config.get("baseline"):
         seconds = baseline_steps(transfer, content, style, warmup + repeats, config.get("baseline_options", {}))
+    elif config.get("lean"):
+        seconds = lean_adam_steps(transfer, content, style, warmup, repeats, config["lean"])
     else:
         result = transfer.run(content, style, size=size, steps=warmup + repeats + 1, optimizer=config["optimizer"],
                               progress=False, **config.get("run", {}))
@@ -174,6 +176,54 @@ def baseline_steps(transfer, content, style, steps: int, options: dict) -> list[
         optimizer.step()
         _sync(device.type)
         seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def lean_adam_steps(transfer, content, style, warmup: int, repeats: int, options: dict) -> list[float]:
+    """The same objective and Adam update as helpers, with no host synchronisation inside the loop (no
+    loss read back, no best-image bookkeeping, no progress bar): the floor that helpers' loop could
+    reach. With ``options["graph"]`` on CUDA the whole step (forward, backward, Adam, clamp) is
+    captured once in a CUDA graph and replayed, so a step costs one launch instead of hundreds.
+    On a GPU steps are timed in chunks of ``options["chunk"]`` (one sync per chunk)."""
+    import torch
+
+    device = transfer.device
+    content_targets, style_targets = transfer.targets(content.to(device), style.to(device))
+    image = content.to(device).clone().requires_grad_(True)
+    cuda = device.type == "cuda"
+    optimizer = torch.optim.Adam([image], lr=0.02, capturable=cuda)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = transfer.losses(image, content_targets, style_targets, 1.0, 10.0, 0.0)["total"]
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            image.clamp_(0, 1)
+        return loss
+
+    run = step
+    if options.get("graph") and cuda:
+        side = torch.cuda.Stream()  # PyTorch's recipe: warm up on a side stream, then capture
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(graph):
+            step()
+        run = graph.replay
+    chunk = options.get("chunk", 20) if cuda else 1
+    seconds = []
+    for _round in range(warmup + repeats):
+        _sync(device.type)
+        start = time.perf_counter()
+        for _ in range(chunk):
+            run()
+        _sync(device.type)
+        seconds.append((time.perf_counter() - start) / chunk)
     return seconds
 
 
@@ -249,6 +299,11 @@ GPU_SWITCHES = [  # each adds one switch to the line above
     ("+ torch.compile(mode='reduce-overhead') (CUDA graphs)", {"tf32": True, "channels_last": True, "compile": True},
      {"precision": "bf16"}),
 ]
+LEAN_ROWS = [  # the floor: the same step with no host syncs in the loop
+    ("lean loop, no host syncs, bf16", {"tf32": True}, {"precision": "bf16"}, {"graph": False}),
+    ("lean loop, no host syncs, bf16, whole step in one CUDA graph", {"tf32": True}, {"precision": "bf16"},
+     {"graph": True}),
+]
 
 
 def gpu_ablation(report: dict, device: str, size: int, warmup: int, repeats: int, only_best: bool = False) -> None:
@@ -260,6 +315,12 @@ def gpu_ablation(report: dict, device: str, size: int, warmup: int, repeats: int
         row = run_in_subprocess("step", dict(backbone="vgg19-random", optimizer="adam", size=size, device=device,
                                              warmup=warmup + (8 if compiled else 0), repeats=repeats, flags=flags,
                                              transfer=transfer, label=label), optional=True)
+        report["gpu_ablation"].append(row)
+        print(_row_line(row, peak[transfer.get("precision", "fp32")]), flush=True)
+    for label, flags, transfer, lean in LEAN_ROWS:
+        row = run_in_subprocess("step", dict(backbone="vgg19-random", optimizer="adam", size=size, device=device,
+                                             warmup=warmup, repeats=repeats, flags=flags, transfer=transfer,
+                                             lean=lean, label=label), optional=True)
         report["gpu_ablation"].append(row)
         print(_row_line(row, peak[transfer.get("precision", "fp32")]), flush=True)
 

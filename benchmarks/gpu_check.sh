@@ -3,7 +3,8 @@
 # PyTorch, h5py, Pillow, tqdm and matplotlib installed; helpers is imported from this checkout).
 #   bash benchmarks/gpu_check.sh            # about 6-9 minutes on an H100; results in $OUT (or benchmarks/)
 # It checks the CUDA path end to end (the CLI at 512 px, fp32 and bf16), then runs the benchmark with
-# the GPU switches (cudnn.benchmark, TF32, bf16, channels_last, torch.compile) one by one.
+# the GPU switches (cudnn.benchmark, TF32, bf16, channels_last, torch.compile) one by one, and the
+# lean loop with and without a CUDA graph (the floor for helpers' loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 NST_BACKBONE=vgg19-random

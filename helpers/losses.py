@@ -36,7 +36,7 @@ def gram_matrix(features: torch.Tensor, norm: str = "hw", mask: torch.Tensor | N
     if not batched:
         features = features.unsqueeze(0)
     n, c, h, w = features.shape
-    positions = torch.tensor(float(h * w), device=features.device)
+    positions = float(h * w)  # a Python number: no host-to-device copy on every call
     if mask is not None:
         features = features * mask
         positions = mask.pow(2).sum(dim=(1, 2, 3)).clamp_min(_EPS).view(-1, 1, 1)

@@ -36,3 +36,20 @@ def test_step_counts_forward_backward_and_gram(hed):
     # forward + input-gradient backward of the convolutions, and each Gram's product plus its two in the backward
     expected = 2 * forward + 3 * counter.get_total_flops()
     assert benchmark.step_flops(hed, ["relu5_1"], layers, 64, 64) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("extra", [
+    {"flags": {"cudnn_benchmark": False, "tf32": True, "channels_last": True}, "transfer": {"precision": "bf16"}},
+    {"lean": {"graph": True}},  # the CUDA graph is CUDA-only: on a CPU the same lean step runs uncaptured
+    {"baseline": True, "baseline_options": {"frozen": True, "targets_once": True}},
+])
+def test_the_gpu_switches_also_run_on_a_cpu(extra):
+    import warnings
+
+    config = dict(backbone="vgg16-hed", optimizer="adam", size=32, device="cpu", warmup=1, repeats=2, **extra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        row = benchmark.measure_step(config)
+    assert row["seconds_per_step"] > 0 and row["gflops"] > 0
+    torch.backends.cudnn.benchmark = False  # leave global switches as they were
+    torch.backends.cuda.matmul.allow_tf32 = False
