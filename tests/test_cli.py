@@ -108,6 +108,22 @@ def test_a_failed_save_after_the_run_keeps_the_result(tmp_path, monkeypatch, cap
     assert len(rescued) == 1 and rescued[0].stat().st_size > 0
 
 
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_auto_precision_uses_bf16_only_where_the_cpu_has_it_and_says_so(tmp_path, monkeypatch, capsys, has_bf16):
+    from helpers import __main__ as cli_module
+    from helpers import settings
+
+    monkeypatch.setattr(settings, "cpu_has_bf16", lambda: has_bf16)
+    out = tmp_path / "o.png"
+    code = cli_module.main(["chelsea", "swirls", "-o", str(out), "--size", "32", "--steps", "1", "--quiet",
+                            "--backbone", "vgg16-hed", "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
+    assert recipe["precision"] == ("bf16" if has_bf16 else "fp32")
+    assert ("precision: bf16" in printed) == has_bf16
+
+
 @pytest.mark.parametrize("suffix", [".webp", ".tif"])
 def test_other_output_formats(tmp_path, suffix):
     from PIL import Image
