@@ -56,10 +56,38 @@ def _open(data: bytes | str | Path, label: str) -> Image.Image:
         raise ImageLoadError(f"{label}: refused as a possible decompression bomb ({err}); "
                              "if the image is genuine, shrink it first") from err
     except UnidentifiedImageError as err:
-        raise ImageLoadError(f"{label}: not an image file PIL can read (is it really a PNG/JPEG?)") from err
+        head = data[:64] if isinstance(data, bytes) else Path(data).open("rb").read(64)
+        raise ImageLoadError(f"{label}: not an image file PIL can read ({_what_it_is(head)})") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageLoadError(f"{label}: the image is damaged or truncated ({err}); "
                              "download or export it again") from err
+
+
+try:  # HEIC photos (phones) open too when the optional pillow-heif package is installed
+    from pillow_heif import register_heif_opener
+except ImportError:
+    pass
+else:
+    register_heif_opener()
+
+# Formats people try that Pillow does not read, told by their first bytes, with what to do.
+_UNREADABLE = [
+    (lambda head: head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heim"),
+     "it is a HEIC/HEIF photo, as phones save them: export it as JPEG, or `pip install pillow-heif`"),
+    (lambda head: head[4:12] in (b"ftypavif", b"ftypavis"),
+     "it is an AVIF image, which this Pillow cannot decode: convert it to PNG or JPEG"),
+    (lambda head: head.startswith(b"%PDF"), "it is a PDF: export the page as PNG or JPEG"),
+    (lambda head: b"<svg" in head.lower() or head.lstrip().startswith(b"<?xml"),
+     "it is an SVG drawing: render it to PNG first"),
+    (lambda head: head.lstrip()[:1] in (b"<", b"{"), "it is text (HTML or JSON?), not an image: check the address"),
+]
+
+
+def _what_it_is(head: bytes) -> str:
+    for test, advice in _UNREADABLE:
+        if test(head):
+            return advice
+    return "is it really a PNG, JPEG, WebP, TIFF, BMP or GIF? Open it in an image viewer and export it again"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -97,6 +97,25 @@ def test_text_file_named_png(tmp_path):
         load_image(tmp_path / "notes.png")
 
 
+@pytest.mark.parametrize("name, head, advice", [
+    ("IMG_0001.HEIC", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC/HEIF photo"),
+    ("drawing.png", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "SVG drawing"),
+    ("scan.jpg", b"%PDF-1.7\n%\xe2\xe3", "it is a PDF"),
+    ("download.jpg", b"<!DOCTYPE html><html><body>Not found</body></html>", "text (HTML or JSON?)"),
+    ("mystery.png", b"\x01\x02\x03 random bytes", "Open it in an image viewer"),
+])
+def test_unreadable_formats_are_named_with_what_to_do(tmp_path, name, head, advice):
+    if name.endswith(".HEIC") and images.__dict__.get("register_heif_opener"):
+        pytest.skip("pillow-heif is installed: HEIC files are read, and this fake one would be called damaged")
+    (tmp_path / name).write_bytes(head + b"\x00" * 64)
+    with pytest.raises(ImageLoadError, match=f"{name}: not an image file PIL can read") as info:
+        load_pil(tmp_path / name)
+    assert advice in str(info.value)
+    with pytest.raises(ImageLoadError) as info:
+        images._open(head + b"\x00" * 64, "a download")  # downloads are decoded from bytes
+    assert advice in str(info.value)
+
+
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(ImageLoadError, match="no such file"):
         load_image(tmp_path / "nope.png")
