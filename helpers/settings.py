@@ -116,13 +116,31 @@ def available_memory_mb(device: str | torch.device = "cpu") -> float | None:
         return torch.cuda.mem_get_info(device)[0] / 2**20
     if device.type != "cpu":
         return None
+    available = None
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / 2**10  # the file counts KiB
+                    available = int(line.split()[1]) / 2**10  # the file counts KiB
     except OSError:
-        pass
+        return None
+    room = cgroup_room_mb()
+    return room if available is None else available if room is None else min(available, room)
+
+
+def cgroup_room_mb(root: Path = Path("/")) -> float | None:
+    """Memory left under this process's container limit (cgroup v2, else v1), in MiB; None without one.
+    In a container the limit is the cgroup's, not the host's memory that /proc/meminfo shows."""
+    for limit_file, usage_file in (("sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory.current"),
+                                   ("sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            limit, usage = (root / limit_file).read_text().strip(), (root / usage_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit() and usage.isdigit() and int(limit) < 2**60:  # "max" or a huge number: no limit
+            return (int(limit) - int(usage)) / 2**20
+        return None
     return None
 
 

@@ -164,3 +164,19 @@ def test_bf16_convolutions_follow_the_fp32_loss_curve(hed, tiny_pair):
     assert runs["bf16"].recipe["precision"] == "bf16"
     with pytest.raises(ValueError, match="precision"):
         StyleTransfer(hed, device="cpu", verbose=False, precision="fp16")
+
+
+def test_container_memory_limits_are_read(tmp_path):
+    cgroup = tmp_path / "sys" / "fs" / "cgroup"
+    cgroup.mkdir(parents=True)
+    assert settings.cgroup_room_mb(tmp_path) is None  # no cgroup files: no limit known
+    (cgroup / "memory.max").write_text("max\n")
+    (cgroup / "memory.current").write_text(str(2**30))
+    assert settings.cgroup_room_mb(tmp_path) is None  # v2 without a limit
+    (cgroup / "memory.max").write_text(str(4 * 2**30))
+    assert settings.cgroup_room_mb(tmp_path) == 3 * 1024  # 4 GiB limit, 1 GiB used
+    v1 = tmp_path / "v1" / "sys" / "fs" / "cgroup" / "memory"
+    v1.mkdir(parents=True)
+    (v1 / "memory.limit_in_bytes").write_text(str(2 * 2**30))
+    (v1 / "memory.usage_in_bytes").write_text(str(2**29))
+    assert settings.cgroup_room_mb(tmp_path / "v1") == 1536
