@@ -56,7 +56,11 @@ def _open(data: bytes | str | Path, label: str) -> Image.Image:
         raise ImageLoadError(f"{label}: refused as a possible decompression bomb ({err}); "
                              "if the image is genuine, shrink it first") from err
     except UnidentifiedImageError as err:
-        head = data[:64] if isinstance(data, bytes) else Path(data).open("rb").read(64)
+        if isinstance(data, bytes):
+            head = data[:64]
+        else:
+            with open(data, "rb") as file:
+                head = file.read(64)
         raise ImageLoadError(f"{label}: not an image file PIL can read ({_what_it_is(head)})") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageLoadError(f"{label}: the image is damaged or truncated ({err}); "
