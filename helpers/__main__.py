@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -178,6 +179,16 @@ def _check_writable(output: Path) -> None:
         raise OSError(f"cannot write to {output.parent} ({err.strerror or err}); choose another -o path") from None
 
 
+def _check_not_an_input(output: Path, args: argparse.Namespace) -> None:
+    """Refuse an output that is one of the inputs: writing it would destroy the user's original."""
+    inputs = [args.content, args.style, *(args.extra_styles or []), *(args.masks or []), args.recipe]
+    for source in inputs:
+        if source and output.exists() and Path(source).expanduser().exists() \
+                and os.path.samefile(output, Path(source).expanduser()):
+            raise ValueError(f"the output {output} is also an input ({source}) and would be overwritten; "
+                             "choose another -o name")
+
+
 def _choose_precision(args: argparse.Namespace, device) -> None:
     """Resolve ``--precision auto`` and say so whenever the result is not plain fp32."""
     if args.precision == "auto":
@@ -188,6 +199,11 @@ def _choose_precision(args: argparse.Namespace, device) -> None:
     elif args.precision == "bf16" and device.type == "cpu" and settings.cpu_has_bf16() is not True:
         print("note: this CPU has no bfloat16 units (or it cannot be told): bf16 can be several times slower "
               "than fp32 here", file=sys.stderr)
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings while reading the inputs, as one plain line (not Python's file:line format)."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _save_somewhere(result, output: Path) -> Path:
@@ -219,12 +235,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
         if output.is_dir():
             parser.error(f"output {args.output!r} is a folder; give a file name")
+        _check_not_an_input(output, args)
         _check_writable(output)
         device = settings.choose_device(args.device)
         # Read every image before loading the network, so a bad file fails in a second, not a minute.
-        content = load_pil(args.content)
-        styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
-        masks = [load_pil(mask) for mask in args.masks] if args.masks else None
+        with warnings.catch_warnings():
+            warnings.showwarning = _print_warning
+            content = load_pil(args.content)
+            styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
+            masks = [load_pil(mask) for mask in args.masks] if args.masks else None
         _choose_precision(args, device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the result's message is printed below instead

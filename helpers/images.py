@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 # Refuse images that declare more pixels than this: a small file can declare a huge size
 # (a "decompression bomb") and exhaust memory when decoded. 100 MP is a 10000 x 10000 photo.
@@ -94,12 +94,43 @@ def _what_it_is(head: bytes) -> str:
     return "is it really a PNG, JPEG, WebP, TIFF, BMP or GIF? Open it in an image viewer and export it again"
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode (L, LA, P, PA, RGBA, CMYK, I;16, I, F, ...) -> 8-bit RGB, upright per EXIF.
+def to_srgb(image: Image.Image, label: str = "the image") -> Image.Image:
+    """Convert an RGB, RGBA or CMYK image that carries an ICC colour profile to sRGB.
 
-    Transparent areas are composited onto white, as most viewers show them.
+    Phone photos are often Display P3, camera exports Adobe RGB and print files CMYK; read as if
+    they were sRGB their colours come out dull or wrong, and the network was trained on sRGB.
+    An image without a profile is taken to be sRGB already. A profile that cannot be read is
+    ignored (with a warning): the pixels are still usable, only their colours are less exact.
     """
-    image = ImageOps.exif_transpose(image)
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    alpha = image.getchannel("A") if image.mode == "RGBA" else None
+    pixels = image.convert("RGB") if alpha is not None else image
+    try:
+        converted = ImageCms.profileToProfile(pixels, ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                              _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError) as err:
+        warnings.warn(f"{label}: its colour profile could not be used ({err}); its colours are read as sRGB",
+                      stacklevel=3)
+        converted = image.copy()
+    # Drop the profile so that a second pass (to_rgb is idempotent) does not convert again.
+    converted.info.pop("icc_profile", None)
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def to_rgb(image: Image.Image, label: str = "the image") -> Image.Image:
+    """Any PIL mode (L, LA, P, PA, RGBA, CMYK, I;16, I, F, ...) -> 8-bit sRGB, upright per EXIF.
+
+    An embedded colour profile is honoured (see ``to_srgb``). Transparent areas are composited onto
+    white, as most viewers show them.
+    """
+    image = to_srgb(ImageOps.exif_transpose(image), label)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16-bit or float greyscale: scale the actual range down to 8 bits.
         array = np.asarray(image, dtype=np.float64)
@@ -187,12 +218,12 @@ def load_pil(source) -> Image.Image:
     if isinstance(source, (str, Path)):
         text = str(source)
         if text.startswith(("http://", "https://")):
-            return to_rgb(_open(read_url(text), text))
+            return to_rgb(_open(read_url(text), text), text)
         from . import gallery  # imported here: gallery itself loads images through this module
 
         if gallery.is_registered(text) and not Path(text).exists():
-            return to_rgb(_open(gallery.image_path(text), text))
-        return to_rgb(_open(Path(text).expanduser(), text))
+            return to_rgb(_open(gallery.image_path(text), text), text)
+        return to_rgb(_open(Path(text).expanduser(), text), text)
     raise ImageLoadError(f"cannot load an image from a {type(source).__name__}: give a path, URL, "
                          "registered name, PIL image, NumPy array or tensor")
 

@@ -86,6 +86,22 @@ def test_an_unwritable_output_fails_before_the_work(tmp_path):
     assert "backbone:" not in run.stdout  # stopped before loading the network
 
 
+@pytest.mark.parametrize("role", ["content", "style", "recipe"])
+def test_the_output_may_not_overwrite_an_input(tmp_path, role):
+    from PIL import Image, PngImagePlugin
+
+    photo = tmp_path / "photo.png"
+    recipe = PngImagePlugin.PngInfo()
+    recipe.add_text("style-transfer-recipe", json.dumps({"content": "chelsea", "style": "swirls"}))
+    Image.new("RGB", (64, 48), "teal").save(photo, pnginfo=recipe)
+    before = photo.read_bytes()
+    args = {"content": [photo, "swirls"], "style": ["chelsea", photo], "recipe": ["--recipe", photo]}[role]
+    # The same file reached by another spelling of its path is caught too.
+    run = cli(*args, "-o", tmp_path / "." / "photo.png", "--size", 32, "--steps", 1)
+    assert run.returncode == 2 and "is also an input" in run.stderr and "Traceback" not in run.stderr
+    assert photo.read_bytes() == before
+
+
 def test_a_failed_save_after_the_run_keeps_the_result(tmp_path, monkeypatch, capsys):
     from helpers import __main__ as cli_module
     from helpers.transfer import TransferResult

@@ -45,6 +45,70 @@ def test_every_mode_becomes_rgb(tmp_path, mode):
         np.testing.assert_allclose(tensor[0, 0].numpy(), grey, atol=2 / 255)
 
 
+def _matrix_profile(red, green, blue, gamma):
+    """A minimal ICC v2 RGB display profile: colorants (XYZ, D50-adapted) and one gamma curve.
+
+    Built by hand so the test needs no profile files; the layout follows ICC.1:2001-04.
+    """
+    import struct
+
+    def s15(value):
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(x, y, z):
+        return b"XYZ " + b"\0" * 4 + s15(x) + s15(y) + s15(z)
+
+    text = b"test profile\0"
+    desc = b"desc" + b"\0" * 4 + struct.pack(">I", len(text)) + text + b"\0" * 8 + b"\0" * 3 + b"\0" * 67
+    curve = b"curv" + b"\0" * 4 + struct.pack(">IH", 1, round(gamma * 256)) + b"\0" * 2
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(*red)), (b"gXYZ", xyz(*green)),
+            (b"bXYZ", xyz(*blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
+            (b"cprt", b"text" + b"\0" * 4 + b"none\0\0\0\0")]
+    offset, table, body = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ " + b"\0" * 12 + b"acsp"
+              + b"\0" * 24 + b"\0" * 4 + s15(0.9642) + s15(1.0) + s15(0.8249) + b"\0" * 48)
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+# Display P3 (as iPhones tag their photos), colorants adapted to D50, with a plain 2.2 gamma.
+_P3 = _matrix_profile((0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841), 2.2)
+_SRGB_D50 = np.array([[0.4361, 0.3851, 0.1431], [0.2225, 0.7169, 0.0606], [0.0139, 0.0971, 0.7141]])
+
+
+def test_a_colour_profile_is_converted_to_srgb(tmp_path):
+    colour = (200, 90, 40)
+    Image.new("RGB", (8, 6), colour).save(tmp_path / "p3.jpg", icc_profile=_P3, quality=100)
+    Image.new("RGB", (8, 6), colour).save(tmp_path / "p3.png", icc_profile=_P3)
+    # The same colour by hand: decode with the profile's gamma, P3 -> XYZ -> linear sRGB, encode sRGB.
+    linear = (np.array(colour) / 255.0) ** 2.2
+    p3_matrix = np.array([[0.5151, 0.2920, 0.1571], [0.2412, 0.6922, 0.0666], [-0.0011, 0.0419, 0.7841]])
+    srgb = np.clip(np.linalg.solve(_SRGB_D50, p3_matrix @ linear), 0, 1)
+    encoded = np.where(srgb <= 0.0031308, 12.92 * srgb, 1.055 * srgb ** (1 / 2.4) - 0.055) * 255
+    for name in ("p3.png", "p3.jpg"):
+        pixel = np.asarray(load_pil(tmp_path / name))[3, 4].astype(float)
+        np.testing.assert_allclose(pixel, encoded, atol=3)
+        assert pixel[0] > colour[0] + 10  # a P3 orange is more saturated than the same numbers in sRGB
+
+
+def test_an_srgb_profile_or_none_changes_nothing_and_a_broken_one_is_ignored(tmp_path):
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    base = _gradient()
+    base.save(tmp_path / "srgb.png", icc_profile=srgb)
+    base.save(tmp_path / "broken.png", icc_profile=b"not a profile at all" * 10)
+    expected = np.asarray(base, dtype=float)
+    np.testing.assert_allclose(np.asarray(load_pil(tmp_path / "srgb.png"), dtype=float), expected, atol=1)
+    with pytest.warns(UserWarning, match="broken.png: its colour profile could not be used"):
+        broken = load_pil(tmp_path / "broken.png")
+    np.testing.assert_array_equal(np.asarray(broken), expected)
+
+
 def test_transparency_is_composited_on_white(tmp_path):
     rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
     rgba.save(tmp_path / "clear.png")
