@@ -299,18 +299,29 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0, suptitle: str | None = None):
-    """Show images (tensors, PIL, arrays, paths or names) in a labelled grid; returns the figure."""
+    """Show images (tensors, PIL, arrays, paths or names) in a labelled grid; returns the figure.
+
+    Each panel is ``size`` inches wide; each row is as tall as its tallest image plus its titles,
+    so wide photos leave no empty bands between rows.
+    """
     import matplotlib.pyplot as plt
 
-    images = list(images)
-    titles = list(titles) if titles is not None else [None] * len(images)
-    ncols = ncols or min(len(images), 4)
-    nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    pictures = [load_pil(image) for image in images]
+    titles = list(titles) if titles is not None else [None] * len(pictures)
+    ncols = ncols or min(len(pictures), 4)
+    nrows = -(-len(pictures) // ncols)
+    heights = []
+    for row in range(nrows):
+        in_row = range(row * ncols, min((row + 1) * ncols, len(pictures)))
+        aspect = max(pictures[i].height / pictures[i].width for i in in_row)
+        title_lines = max((titles[i] or "").count("\n") + 1 if titles[i] else 0 for i in in_row)
+        heights.append(size * aspect + 0.2 * title_lines + 0.1)  # about 0.2 inch per 10-pt title line
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles):
-        ax.imshow(load_pil(image))
+    for ax, picture, title in zip(axes.flat, pictures, titles):
+        ax.imshow(picture)
         if title:
             ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -240,3 +240,15 @@ def test_show_images_labels_every_panel():
     fig = images.show_images(["chelsea", torch.rand(1, 3, 8, 8), _gradient()], ["a", "b", "c"], ncols=2)
     assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
     assert len(fig.axes) == 4
+
+
+def test_show_images_fits_rows_to_the_images():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    wide, tall = torch.rand(1, 3, 10, 30), torch.rand(1, 3, 40, 20)
+    # Panels are 3 inches wide: a 3:1 row is about 1 inch tall plus its title, a 1:2 row about 6.
+    width, height = images.show_images([wide, wide], ["a", "b"], size=3).get_size_inches()
+    assert width == 6 and 1.0 < height < 1.6
+    _, height = images.show_images([wide, tall, wide], ncols=2, size=3).get_size_inches()
+    assert 6.0 + 1.0 < height < 6.0 + 1.6
