@@ -108,8 +108,11 @@ def to_srgb(image: Image.Image, label: str = "the image") -> Image.Image:
     alpha = image.getchannel("A") if image.mode == "RGBA" else None
     pixels = image.convert("RGB") if alpha is not None else image
     try:
-        converted = ImageCms.profileToProfile(pixels, ImageCms.ImageCmsProfile(io.BytesIO(profile)),
-                                              _SRGB, outputMode="RGB")
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if "srgb" in ImageCms.getProfileDescription(source).lower() and image.mode != "CMYK":
+            converted = image.copy()  # already sRGB (most cameras): skip a transform of every pixel
+        else:
+            converted = ImageCms.profileToProfile(pixels, source, _SRGB, outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError) as err:
         warnings.warn(f"{label}: its colour profile could not be used ({err}); its colours are read as sRGB",
                       stacklevel=3)
