@@ -182,9 +182,11 @@ def _check_writable(output: Path) -> None:
 def _check_not_an_input(output: Path, args: argparse.Namespace) -> None:
     """Refuse an output that is one of the inputs: writing it would destroy the user's original."""
     inputs = [args.content, args.style, *(args.extra_styles or []), *(args.masks or []), args.recipe]
-    for source in inputs:
-        if source and output.exists() and Path(source).expanduser().exists() \
-                and os.path.samefile(output, Path(source).expanduser()):
+    for source in filter(None, inputs):
+        path = Path(source).expanduser()
+        if source in gallery.BUNDLED and not path.exists():  # a name for one of the course's own images
+            path = gallery.IMAGES_DIR / gallery.BUNDLED[source].file
+        if output.exists() and path.exists() and os.path.samefile(output, path):
             raise ValueError(f"the output {output} is also an input ({source}) and would be overwritten; "
                              "choose another -o name")
 

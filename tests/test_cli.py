@@ -102,6 +102,18 @@ def test_the_output_may_not_overwrite_an_input(tmp_path, role):
     assert photo.read_bytes() == before
 
 
+def test_the_output_may_not_overwrite_a_bundled_image():
+    bundled = ROOT / "images" / "chelsea.png"
+    before = bundled.read_bytes()
+    try:
+        run = cli("chelsea", "swirls", "-o", bundled, "--size", 32, "--steps", 1)
+        assert run.returncode == 2 and "is also an input" in run.stderr
+        assert bundled.read_bytes() == before
+    finally:  # should the guard ever fail, put the course's image back
+        if bundled.read_bytes() != before:
+            bundled.write_bytes(before)
+
+
 def test_a_failed_save_after_the_run_keeps_the_result(tmp_path, monkeypatch, capsys):
     from helpers import __main__ as cli_module
     from helpers.transfer import TransferResult
