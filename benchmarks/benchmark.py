@@ -5,7 +5,7 @@ step, achieved GFLOP/s against a measured matmul peak, peak memory). Also measur
 each speed-up buys against a plain baseline, and time-to-target-loss of multi-scale against
 single-scale optimisation.
 
-    python benchmarks/benchmark.py                 # the default set (a few minutes on a 2-core CPU)
+    python benchmarks/benchmark.py                 # the default set (about 7 minutes on a 2-core CPU)
     python benchmarks/benchmark.py --quick         # a smoke run in seconds
     python benchmarks/benchmark.py --sizes 128 256 --backbones vgg16-hed --optimizers lbfgs
 
