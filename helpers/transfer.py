@@ -42,6 +42,15 @@ MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block
 # 3.4-3.8 GB for VGG16 and VGG19 through relu5_1 with L-BFGS at 512-768 px (activations kept for the
 # backward pass dominate). On a CPU running out of memory kills the process, so we check first.
 MB_PER_MEGAPIXEL = 3600
+# The style image only goes forward, without gradients, to compute its Gram matrices: measured here
+# as 744-782 MB per megapixel for VGG19 through relu5_1 (fp32 and bf16, 1-23 MP). A large
+# --style-scale can make it the bigger of the two, and bf16 convolutions that run out of memory
+# crash the process instead of raising an error.
+STYLE_MB_PER_MEGAPIXEL = 800
+# bf16 convolutions on a CPU crash the process (a segmentation fault inside oneDNN, with memory to
+# spare) once the image is large enough: measured with torch 2.14.1 here, VGG19 ran at 22.1 MP and
+# crashed at 23.0 MP (4800 x 4800 px, reached with a large style scale). Above this, run in fp32.
+BF16_CPU_MAX_PIXELS = 21_000_000
 
 
 @dataclass
@@ -122,6 +131,10 @@ class StyleTransfer:
         """
         if self.precision == "fp32":
             return self.extractor(image)
+        if self.device.type == "cpu" and image.shape[-2] * image.shape[-1] > BF16_CPU_MAX_PIXELS:
+            warnings.warn(f"a {image.shape[-1]}x{image.shape[-2]} px image is too large for bf16 convolutions on "
+                          "this CPU (they crash above about 22 megapixels): it runs in fp32", stacklevel=2)
+            return self.extractor(image)
         with torch.autocast(self.device.type, dtype=torch.bfloat16):
             features = self.extractor(image)
         return {name: feature.float() for name, feature in features.items()}
@@ -195,8 +208,11 @@ class StyleTransfer:
         content_pil = load_pil(content)
         style_pils = [load_pil(s) for s in styles]
         mask_images = [self._mask_tensor(m) for m in masks] if masks is not None else None
-        levels = [max(MIN_LEVEL_SIZE, round(size / 2**k)) for k in reversed(range(scales))]
-        self._check_memory(resize_long_side(content_pil, size).size, size)
+        # Coarse levels never go below MIN_LEVEL_SIZE; the last level is always the size asked for.
+        levels = [max(min(MIN_LEVEL_SIZE, size), round(size / 2**k)) for k in reversed(range(scales))]
+        self._check_memory(resize_long_side(content_pil, size).size, size,
+                           [resize_long_side(s, max(8, round(size * style_scale))).size for s in style_pils],
+                           style_scale)
         weights = dict(content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
         recipe = dict(backbone=self.backbone.name, content_layers=self.content_layers,
                       style_layers=self.style_layers, style_layer_weights=self.style_layer_weights,
@@ -307,12 +323,15 @@ class StyleTransfer:
             raise ValueError("give at least one style image")
         blend = list(style_blend) if style_blend is not None else [1.0] * len(styles)
         if len(blend) != len(styles) or any(not (b >= 0) for b in blend) or sum(blend) <= 0:
-            raise ValueError(f"style_blend needs {len(styles)} non-negative weights, not all zero; got {blend}")
+            count = f"{len(styles)} style{'s' * (len(styles) != 1)}"
+            raise ValueError(f"style_blend needs one weight per style ({count} given), none negative and not all "
+                             f"zero; got {blend}")
         if masks is not None and len(masks) != len(styles):
             raise ValueError(f"give one mask per style: {len(styles)} styles, {len(masks)} masks")
         return [b / sum(blend) for b in blend]
 
-    def _check_memory(self, width_height: tuple[int, int], size: int) -> None:
+    def _check_memory(self, width_height: tuple[int, int], size: int, style_sizes=(),
+                      style_scale: float = 1.0) -> None:
         """Refuse a size that would not fit, with the largest that would, instead of being killed."""
         available = settings.available_memory_mb(self.device)
         if available is None or self.device.type != "cpu":  # a GPU raises OutOfMemoryError, handled in the loop
@@ -324,6 +343,14 @@ class StyleTransfer:
             raise ValueError(f"a {width_height[0]}x{width_height[1]} px result needs about {needed / 1024:.0f} GB of "
                              f"memory, and {available / 1024:.1f} GB is free: use a size of at most {fits} px "
                              "(and upscale the result), or a machine with more memory")
+        for width, height in style_sizes:
+            needed = STYLE_MB_PER_MEGAPIXEL * width * height / 1e6
+            if needed > available:
+                fits = style_scale * (available / needed) ** 0.5
+                raise ValueError(f"the style image at {width}x{height} px (style scale {style_scale:g} of a "
+                                 f"{size} px result) needs about {needed / 1024:.0f} GB of memory, and "
+                                 f"{available / 1024:.1f} GB is free: use a style scale of at most "
+                                 f"{math.floor(fits * 10) / 10:g}")
 
     @staticmethod
     def _mask_tensor(mask) -> torch.Tensor:

@@ -98,7 +98,7 @@ def test_two_styles_with_masks_and_blend(transfer, tiny_pair):
     assert blended.recipe["style_blend"] == [0.75, 0.25]
     with pytest.raises(ValueError, match="one mask per style"):
         transfer.run(content, [style, "mosaic"], masks=[left], steps=1, progress=False)
-    with pytest.raises(ValueError, match="style_blend"):
+    with pytest.raises(ValueError, match=r"style_blend needs one weight per style \(2 styles given\)"):
         transfer.run(content, [style, "mosaic"], style_blend=[1], steps=1, progress=False)
 
 

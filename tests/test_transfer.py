@@ -145,6 +145,9 @@ def test_a_size_that_does_not_fit_in_memory_is_refused_before_running(transfer, 
         transfer.run(*tiny_pair, size=512, steps=1, progress=False)
     result = transfer.run(*tiny_pair, size=64, steps=1, progress=False)  # 64x51 px needs about 12 MB
     assert result.image.shape[-1] == 64
+    # The style image goes forward alone at size x style_scale: a large scale is refused on its own.
+    with pytest.raises(ValueError, match=r"the style image at \d+x\d+ px .* at most [\d.]+$"):
+        transfer.run(*tiny_pair, size=64, style_scale=6, steps=1, progress=False)
 
 
 def test_bf16_convolutions_follow_the_fp32_loss_curve(hed, tiny_pair):
@@ -164,6 +167,26 @@ def test_bf16_convolutions_follow_the_fp32_loss_curve(hed, tiny_pair):
     assert runs["bf16"].recipe["precision"] == "bf16"
     with pytest.raises(ValueError, match="precision"):
         StyleTransfer(hed, device="cpu", verbose=False, precision="fp16")
+
+
+def test_bf16_falls_back_to_fp32_for_images_too_large_for_it_on_a_cpu(hed, tiny_pair, monkeypatch):
+    import warnings
+
+    from helpers import transfer as transfer_module
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the no-bf16-units warning, on CPUs without them
+        bf16 = StyleTransfer(hed, device="cpu", verbose=False, precision="bf16")
+    fp32 = StyleTransfer(hed, device="cpu", verbose=False)
+    image = tiny_pair[0]
+    monkeypatch.setattr(transfer_module, "BF16_CPU_MAX_PIXELS", image.shape[-2] * image.shape[-1] - 1)
+    with pytest.warns(UserWarning, match="too large for bf16 convolutions.*runs in fp32"):
+        large = bf16.features(image)
+    expected = fp32.features(image)
+    assert all(torch.equal(large[name], expected[name]) for name in expected)
+    monkeypatch.setattr(transfer_module, "BF16_CPU_MAX_PIXELS", image.shape[-2] * image.shape[-1])
+    small = bf16.features(image)  # at the limit: bf16, so not bit-equal to fp32
+    assert not all(torch.equal(small[name], expected[name]) for name in expected)
 
 
 def test_container_memory_limits_are_read(tmp_path):
