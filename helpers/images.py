@@ -149,14 +149,19 @@ def to_rgb(image: Image.Image, label: str = "the image") -> Image.Image:
     return image.convert("RGB")
 
 
+def long_side_size(width_height: tuple[int, int], size: int) -> tuple[int, int]:
+    """(width, height) scaled so that the longer side is ``size`` pixels, aspect ratio kept."""
+    if size < 8:
+        raise ValueError(f"size must be at least 8 pixels, not {size}")
+    scale = size / max(width_height)
+    return max(1, round(width_height[0] * scale)), max(1, round(width_height[1] * scale))
+
+
 def resize_long_side(image: Image.Image, size: int | None) -> Image.Image:
     """Resize so that the longer side is ``size`` pixels (aspect ratio kept); None keeps the size."""
     if size is None:
         return image
-    if size < 8:
-        raise ValueError(f"size must be at least 8 pixels, not {size}")
-    scale = size / max(image.size)
-    new = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    new = long_side_size(image.size, size)
     return image if new == image.size else image.resize(new, Image.Resampling.LANCZOS)
 
 

@@ -21,7 +21,7 @@ import torch
 
 from . import color, settings
 from .backbones import Backbone, load_backbone
-from .images import load_pil, pil_to_tensor, resize_long_side, resize_tensor, save_image
+from .images import load_pil, long_side_size, pil_to_tensor, resize_long_side, resize_tensor, save_image
 from .layers import FeatureExtractor
 from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
 
@@ -44,13 +44,17 @@ MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block
 MB_PER_MEGAPIXEL = 3600
 # The style image only goes forward, without gradients, to compute its Gram matrices: measured here
 # as 744-782 MB per megapixel for VGG19 through relu5_1 (fp32 and bf16, 1-23 MP). A large
-# --style-scale can make it the bigger of the two, and bf16 convolutions that run out of memory
-# crash the process instead of raising an error.
+# --style-scale can make it need more memory than the optimisation itself.
 STYLE_MB_PER_MEGAPIXEL = 800
 # bf16 convolutions on a CPU crash the process (a segmentation fault inside oneDNN, with memory to
 # spare) once the image is large enough: measured with torch 2.14.1 here, VGG19 ran at 22.1 MP and
 # crashed at 23.0 MP (4800 x 4800 px, reached with a large style scale). Above this, run in fp32.
 BF16_CPU_MAX_PIXELS = 21_000_000
+
+
+def _style_side(level_size: int, style_scale: float) -> int:
+    """The style image's long side for a result whose long side is ``level_size``."""
+    return max(8, round(level_size * style_scale))
 
 
 @dataclass
@@ -210,9 +214,8 @@ class StyleTransfer:
         mask_images = [self._mask_tensor(m) for m in masks] if masks is not None else None
         # Coarse levels never go below MIN_LEVEL_SIZE; the last level is always the size asked for.
         levels = [max(min(MIN_LEVEL_SIZE, size), round(size / 2**k)) for k in reversed(range(scales))]
-        self._check_memory(resize_long_side(content_pil, size).size, size,
-                           [resize_long_side(s, max(8, round(size * style_scale))).size for s in style_pils],
-                           style_scale)
+        self._check_memory(long_side_size(content_pil.size, size), size,
+                           [long_side_size(s.size, _style_side(size, style_scale)) for s in style_pils], style_scale)
         weights = dict(content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
         recipe = dict(backbone=self.backbone.name, content_layers=self.content_layers,
                       style_layers=self.style_layers, style_layer_weights=self.style_layer_weights,
@@ -226,7 +229,7 @@ class StyleTransfer:
         try:
             for level_size in levels:
                 content_image = pil_to_tensor(resize_long_side(content_pil, level_size)).to(self.device)
-                style_images = [pil_to_tensor(resize_long_side(s, max(8, round(level_size * style_scale))))
+                style_images = [pil_to_tensor(resize_long_side(s, _style_side(level_size, style_scale)))
                                 .to(self.device) for s in style_pils]
                 self.extractor.check_size(content_image, f"the content image at {level_size} px")
                 for style_image in style_images:
