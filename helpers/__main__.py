@@ -198,7 +198,7 @@ def _choose_precision(args: argparse.Namespace, device) -> None:
         if args.precision == "bf16":
             print("precision: bf16 convolutions (this CPU has bfloat16 units: about 1.6x faster at the same loss; "
                   "--precision fp32 for full precision)")
-    elif args.precision == "bf16" and device.type == "cpu" and settings.cpu_has_bf16() is not True:
+    elif args.precision == "bf16" and settings.bf16_is_emulated(device):
         print("note: this CPU has no bfloat16 units (or it cannot be told): bf16 can be several times slower "
               "than fp32 here", file=sys.stderr)
 

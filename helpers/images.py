@@ -106,12 +106,12 @@ def to_srgb(image: Image.Image, label: str = "the image") -> Image.Image:
     if not profile or image.mode not in ("RGB", "RGBA", "CMYK"):
         return image
     alpha = image.getchannel("A") if image.mode == "RGBA" else None
-    pixels = image.convert("RGB") if alpha is not None else image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         if "srgb" in ImageCms.getProfileDescription(source).lower() and image.mode != "CMYK":
             converted = image.copy()  # already sRGB (most cameras): skip a transform of every pixel
         else:
+            pixels = image.convert("RGB") if alpha is not None else image
             converted = ImageCms.profileToProfile(pixels, source, _SRGB, outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError) as err:
         warnings.warn(f"{label}: its colour profile could not be used ({err}); its colours are read as sRGB",

@@ -158,6 +158,11 @@ def cpu_has_bf16() -> bool | None:
     return None
 
 
+def bf16_is_emulated(device: torch.device) -> bool:
+    """True on a CPU that has no bfloat16 units, or where that cannot be told: bf16 would be slow there."""
+    return device.type == "cpu" and cpu_has_bf16() is not True
+
+
 def default_precision(device: str | torch.device | None = "auto") -> str:
     """The command line's ``--precision auto``: "bf16" on a CPU with bfloat16 units (1.6-1.7x faster
     there at the same loss, see benchmarks/RESULTS.md), else "fp32". GPUs stay fp32 until measured."""

@@ -33,8 +33,8 @@ PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 # a learner's first result should look painted but keep its subject.
 DEFAULT_STYLE_WEIGHT = 10.0
 INITS = ("content", "noise", "style")
-# "bf16" runs the convolutions in bfloat16 (autocast) for GPUs with bf16 units; Gram matrices and
-# losses stay float32 either way.
+# "bf16" runs the convolutions in bfloat16 (autocast), for hardware with bf16 units (recent GPUs,
+# CPUs with AVX512_BF16 or AMX); Gram matrices and losses stay float32 either way.
 PRECISIONS = ("fp32", "bf16")
 OPTIMIZERS = ("lbfgs", "adam")
 MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block would be 2 px wide
@@ -96,7 +96,7 @@ class StyleTransfer:
     backbone: a Backbone, a name, or None for the automatic choice (see ``backbones.py``).
     style_layer_weights: per-layer weights w_l; default 1/L each (the paper).
     pooling: "avg" (the paper) or "max" (the network as trained).
-    precision: "fp32", or "bf16" for the convolutions on a GPU (see ``features``).
+    precision: "fp32", or "bf16" for the convolutions on hardware with bf16 units (see ``features``).
     """
 
     def __init__(self, backbone: Backbone | str | None = None,
@@ -116,7 +116,7 @@ class StyleTransfer:
         self.style_layer_weights = dict(style_layer_weights) if style_layer_weights is not None else None
         self.pooling = pooling
         self.precision = precision
-        if precision == "bf16" and self.device.type == "cpu" and settings.cpu_has_bf16() is not True:
+        if precision == "bf16" and settings.bf16_is_emulated(self.device):
             warnings.warn("this CPU has no bfloat16 units (or it cannot be told): bf16 is emulated and can be several "
                           "times slower than fp32 (about 9x in one probe)", stacklevel=2)
         if self.device.type == "cuda":
