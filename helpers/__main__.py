@@ -82,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  python -m helpers photo.jpg swirls --style mosaic --mask left.png --mask right.png -o out.png\n"
                "  python -m helpers photo.jpg strokes --preserve-colors luminance --multiscale 3 -o out.png\n"
                "  python -m helpers --recipe out.png -o again.png   (re-run the recipe stored in a PNG)\n\n"
-               "Environment: NST_BACKBONE (default backbone), NST_DEVICE, NST_QUICK=1 (tiny sizes),\n"
-               "NST_CACHE_DIR (downloaded paintings), NST_PAINTINGS_URL (a mirror for them).",
+               "Environment: NST_BACKBONE (default backbone), NST_DEVICE, NST_QUICK=1 (tiny sizes).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("content", nargs="?", help="content image: file, URL or registered name")
     parser.add_argument("style", nargs="?", help="style image: file, URL or registered name")
@@ -144,8 +143,7 @@ def _list_images() -> None:
     for kind in ("content", "style"):
         print(f"{kind} images:")
         for name in gallery.names(kind):
-            where = "bundled" if name in gallery.BUNDLED else "downloaded on first use"
-            print(f"  {name:16s} {where:24s} {gallery.credit(name)}")
+            print(f"  {name:16s} {gallery.credit(name)}")
 
 
 # Recipe keys whose command-line option has another name.

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from . import gallery
+
 # Refuse images that declare more pixels than this: a small file can declare a huge size
 # (a "decompression bomb") and exhaust memory when decoded. 100 MP is a 10000 x 10000 photo.
 MAX_PIXELS = 100_000_000
@@ -227,8 +229,6 @@ def load_pil(source) -> Image.Image:
         text = str(source)
         if text.startswith(("http://", "https://")):
             return to_rgb(_open(read_url(text), text), text)
-        from . import gallery  # imported here: gallery itself loads images through this module
-
         if gallery.is_registered(text) and not Path(text).exists():
             return to_rgb(_open(gallery.image_path(text), text), text)
         return to_rgb(_open(Path(text).expanduser(), text), text)

@@ -81,10 +81,5 @@ def file_server():
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path, monkeypatch):
-    """Every test gets its own download cache and no mirror, and forgets unreachable hosts."""
-    monkeypatch.setenv(helpers.gallery.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.delenv(helpers.gallery.MIRROR_ENV, raising=False)
-    monkeypatch.setattr(helpers.gallery, "_unreachable", set())
-    monkeypatch.setattr(helpers.gallery, "_noticed", set())
+def _seeded():
     torch.manual_seed(0)
