@@ -251,6 +251,13 @@ def resize_tensor(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
                                            antialias=True)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator:
     """Open a temporary file beside ``path``; on success it is renamed to ``path`` (atomic on one file
@@ -260,6 +267,9 @@ def atomic_file(path: Path) -> Iterator:
     try:
         with os.fdopen(handle, "wb") as f:
             yield f
+        # mkstemp makes the file private (0600): give it the mode a plain open() would, the replaced
+        # file's own, or for a new file 0666 minus the umask (usually 0644)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ configuration (VGG19: ``conv4_2`` is index 21, ``conv5_1`` is 28).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -128,6 +129,23 @@ class FeatureExtractor(nn.Module):
         self.body = nn.Sequential(*modules)
         self.requires_grad_(False)  # The image is the only thing optimised: no weight gradients.
         self.eval()
+        # The convolutions and the preprocessing are the backbone's own modules (no copy: several
+        # extractors share one network's memory) until this extractor is moved or cast, see ``_apply``.
+        self._shares_backbone = True
+
+    def _apply(self, fn, *args, **kwargs):
+        """``.to(device)``, ``.cuda()``, ``.double()``...: move a private copy, never the shared network.
+
+        ``nn.Module.to`` converts parameters in place, so moving modules shared with the backbone (and
+        every other extractor or StyleTransfer made from it) would move the network under them all.
+        """
+        if getattr(self, "_shares_backbone", False):
+            probe = next(self.body.parameters(), None)
+            if probe is not None and fn(probe) is not probe:  # only when this call converts something
+                self.body = copy.deepcopy(self.body)
+                self.preprocess = copy.deepcopy(self.preprocess)  # its mean/std buffers are shared too
+                self._shares_backbone = False
+        return super()._apply(fn, *args, **kwargs)
 
     def check_size(self, image: torch.Tensor, what: str = "the image") -> None:
         """Raise a ValueError that says what to do when ``image`` is too small for the deepest layer."""

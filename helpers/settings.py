@@ -96,16 +96,76 @@ def output_dir() -> Path:
 
 def peak_memory_mb(device: str | torch.device = "cpu") -> float:
     """Peak memory so far, in MiB: PyTorch's allocations on a GPU, the process's resident set on a CPU
-    (a high-water mark: it only grows, so measure sizes in increasing order)."""
+    (a high-water mark: it only grows, so measure sizes in increasing order). NaN where it cannot be
+    told: test with ``math.isfinite`` before computing with it (``largest_square_side`` does)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     try:
         import resource
-    except ImportError:  # Windows has no resource module
-        return float("nan")
+    except ImportError:  # Windows has no resource module: ask Windows for the peak working set
+        return _windows_peak_memory_mb()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def _windows_peak_memory_mb() -> float:
+    """The process's peak working set on Windows (GetProcessMemoryInfo), in MiB; NaN elsewhere or on failure."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        class Counters(ctypes.Structure):  # PROCESS_MEMORY_COUNTERS (psapi.h)
+            _fields_ = [("cb", wintypes.DWORD), ("PageFaultCount", wintypes.DWORD),
+                        ("PeakWorkingSetSize", ctypes.c_size_t), ("WorkingSetSize", ctypes.c_size_t),
+                        ("QuotaPeakPagedPoolUsage", ctypes.c_size_t), ("QuotaPagedPoolUsage", ctypes.c_size_t),
+                        ("QuotaPeakNonPagedPoolUsage", ctypes.c_size_t),
+                        ("QuotaNonPagedPoolUsage", ctypes.c_size_t), ("PagefileUsage", ctypes.c_size_t),
+                        ("PeakPagefileUsage", ctypes.c_size_t)]
+
+        counters = Counters()
+        counters.cb = ctypes.sizeof(Counters)
+        kernel32 = ctypes.windll.kernel32
+        kernel32.GetCurrentProcess.restype = wintypes.HANDLE
+        if not kernel32.K32GetProcessMemoryInfo(kernel32.GetCurrentProcess(), ctypes.byref(counters), counters.cb):
+            return float("nan")
+        return counters.PeakWorkingSetSize / 2**20
+    except Exception:  # not Windows, or an old one: the peak cannot be told
+        return float("nan")
+
+
+def total_memory_mb(device: str | torch.device = "cpu") -> float | None:
+    """All the memory of the device, in MiB (the GPU's, or the machine's RAM); None where it cannot be told."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory / 2**20
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        return None
+
+
+def largest_square_side(sizes, peaks_mb, total_mb: float | None, share: float = 0.8) -> tuple[float, int] | None:
+    """Fit peak memory = a + b * pixels to measurements at square ``sizes`` (sides in px) and estimate the
+    largest square side whose peak stays under ``share`` of ``total_mb``.
+
+    Returns (MB per megapixel, largest side in px), or None when it cannot be estimated: fewer than two
+    sizes, a peak that could not be measured (NaN, as on some systems), no known total, or memory that
+    did not grow with the size. An estimate from the measurements, not a run at that size.
+    """
+    points = [(float(s) ** 2, float(m)) for s, m in zip(sizes, peaks_mb, strict=True)]
+    if total_mb is None or len(points) < 2 or not all(np.isfinite(m) for _, m in points):
+        return None
+    pixels, memory = np.array([p for p, _ in points]), np.array([m for _, m in points])
+    spread = ((pixels - pixels.mean()) ** 2).sum()
+    if spread == 0:
+        return None
+    slope = ((pixels - pixels.mean()) * (memory - memory.mean())).sum() / spread
+    intercept = memory.mean() - slope * pixels.mean()
+    room = share * total_mb - intercept
+    if not slope > 0 or not room > 0:
+        return None
+    return float(slope * 1e6), int((room / slope) ** 0.5)
 
 
 def available_memory_mb(device: str | torch.device = "cpu") -> float | None:

@@ -10,6 +10,7 @@ Works without a GPU at small sizes. Everything the panel does is one call to ``S
 from __future__ import annotations
 
 import ipywidgets as widgets
+import traitlets
 from IPython.display import clear_output, display
 
 from . import gallery, settings
@@ -20,6 +21,34 @@ from .transfer import DEFAULT_STYLE_WEIGHT, PAPER_STYLE_LAYERS, StyleTransfer, T
 
 ALL_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu1_2", "relu2_2", "relu3_2",
                     "relu4_2", "relu5_2")
+# The style weight slider's stops (a slider only takes values on its grid: a browser moves any other
+# value to the nearest stop, so the panel offers exactly these and refuses others).
+STYLE_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
+SIZE_STEP = 16  # sizes 32, 48, 64, ... 1024 px
+
+
+class _ExactIntSlider(widgets.IntSlider):
+    """An IntSlider that refuses a value off its grid (min + k * step) or out of its range, loudly,
+    instead of moving it (ipywidgets clamps to the range; a browser snaps to the grid)."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if not self.min <= value <= self.max or (value - self.min) % self.step:
+            raise traitlets.TraitError(f"{self.description} {value} is not on the slider: it takes {self.min} to "
+                                       f"{self.max} in steps of {self.step}")
+        return value
+
+
+class _ExactSelectionSlider(widgets.SelectionSlider):
+    """A SelectionSlider whose error for a value it does not offer lists the ones it does."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        if proposal["value"] not in self.options:
+            raise traitlets.TraitError(f"{self.description} {proposal['value']} is not on the slider: choose one of "
+                                       f"{', '.join(f'{v:g}' for v in self.options)}")
+        return super()._validate_value(proposal)
 
 
 class Studio:
@@ -35,14 +64,16 @@ class Studio:
                                         style=wide)
         self.style = widgets.Dropdown(options=gallery.names("style"), value="starry_night", description="style",
                                       style=wide)
-        self.style_weight = widgets.FloatLogSlider(value=DEFAULT_STYLE_WEIGHT, base=10, min=-1, max=3, step=0.25,
-                                                   description="style weight", style=wide)
+        weights = sorted({*STYLE_WEIGHTS, DEFAULT_STYLE_WEIGHT})
+        self.style_weight = _ExactSelectionSlider(options=weights, value=DEFAULT_STYLE_WEIGHT,
+                                                  description="style weight", style=wide)
         self.layers = widgets.SelectMultiple(options=ALL_STYLE_LAYERS, value=PAPER_STYLE_LAYERS, rows=5,
                                              description="style layers", style=wide)
-        self.size = widgets.IntSlider(value=settings.default_size(self.device) // 2, min=32, max=1024, step=32,
-                                      description="size (px)", style=wide)
-        self.steps = widgets.IntSlider(value=settings.default_steps(self.device) // 2, min=1, max=1000,
-                                       description="steps", style=wide)
+        size = max(32, settings.default_size(self.device) // 2 // SIZE_STEP * SIZE_STEP)
+        self.size = _ExactIntSlider(value=size, min=32, max=1024, step=SIZE_STEP, description="size (px)",
+                                    style=wide)
+        self.steps = _ExactIntSlider(value=settings.default_steps(self.device) // 2, min=1, max=1000,
+                                     description="steps", style=wide)
         self.colors = widgets.Dropdown(options=PRESERVE_COLORS, value="none", description="keep colours", style=wide)
         self.button = widgets.Button(description="Run", button_style="primary", icon="paint-brush")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress", style=wide)
