@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import gallery, settings
@@ -58,6 +61,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}, got {value}")
+    return value
+
+
 def _weights(text: str) -> list[float]:
     return [_non_negative_float(part) for part in text.split(",") if part.strip()]
 
@@ -71,8 +84,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"error: {message} (see python -m helpers --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+class _RecipeError(ValueError):
+    pass
+
+
+class _RecipeParser(_Parser):
+    """The same options, for a recipe's values: an error is raised, to be reported as the recipe's."""
+
+    def error(self, message):
+        raise _RecipeError(message)
+
+
+class _Append(argparse.Action):
+    """Like action="append", except that values given on the command line replace the default (a
+    recipe's list) instead of being added to it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_appended", set())
+        items = list(getattr(namespace, self.dest) or []) if self.dest in given else []
+        given.add(self.dest)
+        setattr(namespace, self.dest, items + [values])
+
+
+def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argparse.ArgumentParser:
+    parser = parser_class(
         prog="python -m helpers",
         description="Neural style transfer (Gatys, Ecker & Bethge, CVPR 2016): repaint CONTENT in the "
                     "manner of STYLE by optimising the image's pixels.",
@@ -101,11 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style-scale", type=_positive_float, default=1.0,
                         help="resize the style image to this times the result's size: above 1 gives larger "
                              "strokes, below 1 finer texture (default: %(default)s)")
-    parser.add_argument("--style", dest="extra_styles", action="append", default=[], metavar="IMAGE",
+    parser.add_argument("--style", dest="extra_styles", action=_Append, default=[], metavar="IMAGE",
                         help="another style image to blend in (repeat for more)")
     parser.add_argument("--style-blend", type=_weights, metavar="W1,W2,...",
                         help="blend weights of the styles, in order (default: equal)")
-    parser.add_argument("--mask", dest="masks", action="append", metavar="IMAGE",
+    parser.add_argument("--mask", dest="masks", action=_Append, metavar="IMAGE",
                         help="one mask per style, in order (white: that style goes here); spatial control")
     parser.add_argument("--preserve-colors", choices=("none", "luminance", "histogram"), default="none",
                         help="keep the photo's colours: stylise luminance only, or recolour the style to the "
@@ -124,13 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "else the offline stand-in vgg16-hed)")
     parser.add_argument("--init", choices=INITS, default="content", help="starting image (default: %(default)s)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="(default: %(default)s)")
-    parser.add_argument("--lr", type=float, help="learning rate (default: 1 for L-BFGS, 0.02 for Adam)")
+    parser.add_argument("--lr", type=_positive_float, help="learning rate (default: 1 for L-BFGS, 0.02 for Adam)")
     parser.add_argument("--precision", choices=("auto",) + PRECISIONS, default="auto",
                         help="bf16: convolutions in bfloat16, Gram matrices and losses still fp32; auto: bf16 on a "
                              "CPU with bfloat16 units (AVX512_BF16 or AMX), where it is about 1.6x faster, else fp32 "
                              "(default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--recipe", metavar="PNG",
                         help="take every setting from the recipe stored in a PNG this tool wrote; "
@@ -146,25 +181,110 @@ def _list_images() -> None:
             print(f"  {name:16s} {gallery.credit(name)}")
 
 
-# Recipe keys whose command-line option has another name.
-_RECIPE_OPTIONS = {"scales": "--multiscale", "masks": "--mask", "extra_styles": "--style"}
+RECIPE_KEY = "style-transfer-recipe"
+# The recipe entries that describe the method; each is read exactly as the command line reads its
+# option, and an option given on the command line wins however it is spelled. Everything else in a
+# recipe (an output path, a device, --quiet, ...) belongs to whoever runs it and is ignored: a recipe
+# comes from whoever made the PNG. A new option that describes the method belongs here.
+RECIPE_OPTIONS = ("content", "style", "extra_styles", "masks", "style_blend", "preset", "size", "steps", "scales",
+                  "content_weight", "style_weight", "tv_weight", "style_scale", "preserve_colors", "content_layers",
+                  "style_layers", "pooling", "backbone", "init", "optimizer", "lr", "precision", "seed")
+# Options that never come from a recipe.
+NOT_RECIPE_OPTIONS = ("help", "output", "recipe", "list_images", "quiet", "device")
 
 
-def _apply_recipe(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> None:
+class _Refused(str):
+    """A recipe value the command line cannot reproduce: an error unless the option is given explicitly."""
+
+
+def read_recipe(png: str) -> dict:
+    """The recipe stored in a PNG this tool wrote, as a dict; ImageLoadError with a one-line message if none."""
+    fields = read_metadata(png)  # refuses missing, non-image, damaged and oversized files itself
+    if RECIPE_KEY not in fields:
+        raise ImageLoadError(f"{png}: holds no style-transfer recipe; give a PNG written by this tool")
     try:
-        recipe = json.loads(read_metadata(args.recipe)["style-transfer-recipe"])
-    except (OSError, KeyError, ValueError) as err:
-        raise ImageLoadError(f"{args.recipe}: holds no style-transfer recipe ({type(err).__name__}); give a PNG "
-                             "written by this tool") from err
-    given = {arg.split("=")[0] for arg in argv if arg.startswith("--")}
-    for key, value in recipe.items():
-        if key in ("content", "style"):
-            if getattr(args, key) is None:
-                setattr(args, key, value)
-        elif hasattr(args, key) and value is not None and _RECIPE_OPTIONS.get(key, "--" + key.replace("_", "-")) \
-                not in given:
-            if key != "init" or value in INITS:
-                setattr(args, key, value)
+        recipe = json.loads(fields[RECIPE_KEY])
+    except (ValueError, RecursionError) as err:
+        raise ImageLoadError(f"{png}: its recipe is not valid JSON ({type(err).__name__}); give a PNG written by "
+                             "this tool") from None
+    if not isinstance(recipe, dict):
+        raise ImageLoadError(f"{png}: its recipe is a JSON {type(recipe).__name__}, not an object of settings")
+    return recipe
+
+
+def _as_option_text(key: str, value) -> str:
+    """A recipe value as the text the command line's option would take (the option's type checks it)."""
+    if isinstance(value, list) and value and all(isinstance(v, (int, float, str)) and not isinstance(v, bool)
+                                                 for v in value):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return str(value)
+    raise _RecipeError(f"{key}: expected {'a list of names' if key.endswith('layers') else 'a value'}, "
+                       f"not {json.dumps(value)[:60]}")
+
+
+def _unreproducible(key: str, value) -> str | None:
+    """Why the command line cannot reproduce this recipe value, or None if it can."""
+    if key == "init" and value == "image":
+        return ("the recipe started from an image passed from Python, which the command line cannot do: "
+                "give --init content, noise or style")
+    if key == "masks" and value is True:
+        return "the recipe used masks passed from Python, not files: give one --mask FILE per style"
+    return None
+
+
+def _apply_recipe(parser: argparse.ArgumentParser, png: str, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv`` again with the recipe's values as the defaults: every option given wins.
+
+    The recipe's values go through the same option types and choices as the command line's (one code
+    path), so a recipe can hold nothing the command line would refuse.
+    """
+    recipe = read_recipe(png)
+    if recipe.get("style_layer_weights") is not None:
+        raise ValueError(f"{png}: the recipe weights its style layers individually "
+                         f"({json.dumps(recipe['style_layer_weights'])[:80]}), which the command line cannot "
+                         "set; re-run it from Python: helpers.stylize(..., style_layer_weights=...)")
+    actions = {action.dest: action for action in parser._actions}
+    ignored = sorted(key for key in recipe if key not in RECIPE_OPTIONS or key not in actions)
+    ignored = [key for key in ignored if key != "style_layer_weights"]
+    if ignored:
+        print(f"note: ignoring recipe entries that do not describe the method: {', '.join(ignored)[:200]}",
+              file=sys.stderr)
+    defaults, tokens = {}, []
+    try:
+        for key in RECIPE_OPTIONS:
+            value = recipe.get(key)
+            if key not in actions or value is None or value is False and key == "masks":
+                continue
+            action = actions[key]
+            if _unreproducible(key, value):
+                defaults[key] = _Refused(_unreproducible(key, value))
+            elif not action.option_strings:  # CONTENT, STYLE
+                if not isinstance(value, str) or not value.strip():
+                    raise _RecipeError(f"{key}: expected an image name, path or URL, not {json.dumps(value)[:60]}")
+                defaults[key] = value
+            elif isinstance(action, _Append):
+                if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                    raise _RecipeError(f"{key}: expected a list of image names, paths or URLs, "
+                                       f"not {json.dumps(value)[:60]}")
+                tokens += [f"{action.option_strings[-1]}={v}" for v in value]
+            else:
+                tokens.append(f"{action.option_strings[-1]}={_as_option_text(key, value)}")
+        parsed = vars(build_parser(_RecipeParser).parse_args(tokens))
+    except _RecipeError as err:
+        raise ValueError(f"{png}: the recipe holds a value the command line refuses: {err}") from None
+    defaults.update({key: parsed[key] for key in RECIPE_OPTIONS if key in recipe and key not in defaults
+                     and key in parsed and recipe[key] is not None})
+    parser.set_defaults(**defaults)
+    args = parser.parse_args(argv)
+    for value in vars(args).values():
+        if isinstance(value, _Refused):
+            raise ValueError(f"{png}: {value}")
+    missing = [key.upper() for key in ("content", "style") if not getattr(args, key)]
+    if missing and args.output:
+        raise ValueError(f"{png}: the recipe names no {' or '.join(missing)} image (it was given from Python as "
+                         f"an image, not a name or path): give {' and '.join(missing)} on the command line")
+    return args
 
 
 def _check_writable(output: Path) -> None:
@@ -206,6 +326,50 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _sigterm_as_ctrl_c():
+    """From now on SIGTERM (a closed terminal, a stopped container, a job scheduler) stops the run as Ctrl-C
+    does, so the best image so far is saved. Returns the handler to restore (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    return previous if previous is not None else signal.SIG_DFL
+
+
+@contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C and SIGTERM back while the result is written: a finished result is never lost to them.
+    Yields a list that holds the signals that arrived."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _show_warnings_live(shown: list[str]) -> None:
+    """Inside ``warnings.catch_warnings()``: print each warning as one line as it happens, and note it."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        shown.append(str(message))
+        _print_warning(message, category, filename, lineno)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always")
+    # Said once already by _choose_precision, in the command line's words.
+    warnings.filterwarnings("ignore", message="this CPU has no bfloat16 units")
+
+
 def _save_somewhere(result, output: Path) -> Path:
     """Save the result; if that fails now (disk full, folder gone), save it in the temp folder instead
     so that minutes of optimisation are not lost, and say where it went."""
@@ -225,9 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_images:
         _list_images()
         return 0
+    previous_sigterm = _sigterm_as_ctrl_c()
+    shown: list[str] = []
     try:
         if args.recipe:
-            _apply_recipe(parser, args, argv)
+            args = _apply_recipe(parser, args.recipe, argv)
         if not args.content or not args.style or not args.output:
             parser.error("give CONTENT, STYLE and -o OUTPUT (or --recipe PNG -o OUTPUT)")
         output = Path(args.output)
@@ -246,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             masks = [load_pil(mask) for mask in args.masks] if args.masks else None
         _choose_precision(args, device)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the result's message is printed below instead
+            _show_warnings_live(shown)  # as they happen (a black mask, say), the result's message included
             style = styles if len(styles) > 1 else styles[0]
             result = stylize(content, style, backbone=args.backbone, content_layers=args.content_layers,
                              style_layers=args.style_layers, pooling=args.pooling, device=device,
@@ -258,20 +424,28 @@ def main(argv: list[str] | None = None) -> int:
                              preserve_colors=args.preserve_colors, style_blend=args.style_blend, masks=masks)
         result.recipe.update(content=args.content, style=args.style, extra_styles=args.extra_styles,
                              style_blend=args.style_blend, masks=args.masks)
-        path = _save_somewhere(result, output)
+        with _interrupts_held() as held:
+            path = _save_somewhere(result, output)
+        if held:
+            print("note: interrupted while the result was being written: it was written completely first",
+                  file=sys.stderr)
     except KeyboardInterrupt:
-        print("interrupted before the optimisation started; nothing was written", file=sys.stderr)
+        print("interrupted; nothing was written", file=sys.stderr)
         return 130
     except (ImageLoadError, BackboneError, ValueError, KeyError, OSError, RuntimeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     last = result.history[-1] if result.history else {}
     steps = len(result.history)
     print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {steps} step{'s' * (steps != 1)}, "
           f"{result.seconds:.1f} s, final loss {last.get('total', float('nan')):.4g})")
     if result.stopped in ("interrupted", "not finite", "out of memory"):
-        print(f"warning: {result.message}", file=sys.stderr)
+        if result.message not in shown:
+            print(f"warning: {result.message}", file=sys.stderr)
         return EXIT_STOPPED_EARLY
     return 0
 

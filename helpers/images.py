@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import gallery
+from .download import DownloadError, download_file
 
 # Refuse images that declare more pixels than this: a small file can declare a huge size
 # (a "decompression bomb") and exhaust memory when decoded. 100 MP is a 10000 x 10000 photo.
@@ -37,8 +37,10 @@ def _open(data: bytes | str | Path, label: str) -> Image.Image:
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.exists():
-            raise ImageLoadError(f"{label}: no such file (check the path; registered names are listed "
-                                 "by `python -m helpers --list-images`)")
+            web = _looks_like_a_web_address(str(data))
+            raise ImageLoadError(f"{label}: no such file (check the path; registered names are listed by "
+                                 "`python -m helpers --list-images`" +
+                                 (f"; for a web address write http://{data} or https://{data}" if web else "") + ")")
         if path.is_dir():
             raise ImageLoadError(f"{label}: is a folder, not an image file")
         if path.stat().st_size == 0:
@@ -67,6 +69,17 @@ def _open(data: bytes | str | Path, label: str) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageLoadError(f"{label}: the image is damaged or truncated ({err}); "
                              "download or export it again") from err
+
+
+def _looks_like_a_web_address(text: str) -> bool:
+    """``localhost:8000/a.png``, ``www.example.com/a.jpg``: an address someone forgot the http:// of."""
+    host, slash, _ = text.partition("/")
+    if not slash or Path(host).exists():
+        return False
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and name:
+        return True
+    return host.startswith("www.") or host.rpartition(".")[2] in ("com", "org", "net", "edu", "io", "de", "uk")
 
 
 try:  # HEIC photos (phones) open too when the optional pillow-heif package is installed
@@ -174,8 +187,12 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
-    """Tensor (1, 3, H, W), (3, H, W) or (H, W), any device, -> PIL RGB image (values clamped to [0, 1])."""
-    tensor = tensor.detach().float().cpu()
+    """Tensor (1, 3, H, W), (3, H, W) or (H, W), any device, -> PIL RGB image.
+
+    Float values are clamped to [0, 1]; uint8 (what ``torchvision.io.read_image`` returns) is scaled by 1/255.
+    """
+    tensor = tensor.detach().cpu()
+    tensor = tensor.float() / 255.0 if tensor.dtype == torch.uint8 else tensor.float()
     if tensor.dim() == 2:  # a single channel (a mask, say): shown as grey
         tensor = tensor.unsqueeze(0)
     if tensor.dim() == 4:
@@ -188,47 +205,98 @@ def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array.astype(np.uint8))
 
 
+# Float images must be in [0, 1]; a little overshoot (resampling, an optimiser's step) is clamped.
+RANGE_TOLERANCE = 0.05
+
+
+def check_unit_range(values, label: str = "the image") -> None:
+    """Refuse a float image outside [0, 1] (0-255 values, a normalised network input), saying how to scale it."""
+    if values.size == 0 if isinstance(values, np.ndarray) else values.numel() == 0:
+        return
+    low, high = float(values.min()), float(values.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ImageLoadError(f"{label} holds NaN or infinite values; a float image must be in [0, 1]")
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        hint = ("divide it by 255 (or pass it as uint8)" if low >= -RANGE_TOLERANCE and high <= 255 + RANGE_TOLERANCE
+                else "rescale it, e.g. (x - x.min()) / (x.max() - x.min()), or clamp it with .clamp(0, 1)")
+        raise ImageLoadError(f"{label} has float values from {low:.3g} to {high:.3g}, but a float image must be "
+                             f"in [0, 1]: {hint}")
+
+
 def array_to_pil(array: np.ndarray) -> Image.Image:
-    """NumPy image (H, W), (H, W, 3) or (H, W, 4); uint8 0-255 or float 0-1 -> PIL RGB."""
+    """NumPy image (H, W), (H, W, 3) or (H, W, 4); uint8 0-255, uint16 or float 0-1 -> PIL RGB.
+
+    A float array outside [0, 1] is refused (see ``check_unit_range``), not clamped to white.
+    """
     array = np.asarray(array)
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ImageLoadError(f"array of shape {array.shape} is not an image (H, W[, 1|3|4])")
     if array.dtype.kind == "f":
+        check_unit_range(array, "the array")
         array = np.clip(array, 0, 1) * 255.0
     elif array.dtype == np.uint16:
         array = array / 257.0
+    elif array.dtype == np.bool_:
+        array = array * 255.0
+    elif array.dtype.kind in "iu" and array.dtype != np.uint8 and array.size and not 0 <= array.min() <= array.max() \
+            <= 255:
+        raise ImageLoadError(f"the {array.dtype} array has values from {array.min()} to {array.max()}: give uint8 "
+                             "0-255, uint16, or float in [0, 1]")
     array = np.asarray(array).round().astype(np.uint8)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     return to_rgb(Image.fromarray(array))
 
 
-def read_url(url: str, timeout: float = 15.0) -> bytes:
-    """Download a URL's bytes, with a timeout; raises ImageLoadError naming the URL on failure."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.read()
-    except OSError as err:
-        raise ImageLoadError(f"{url}: could not download ({err}); check the address and your connection, "
-                             "or download the file yourself and pass its path") from err
+# URL inputs: the most bytes accepted (an uncompressed RGBA image at the pixel limit, 400 MB), and the
+# seconds allowed for the whole download. It is streamed to a temporary file, never held in memory.
+BYTES_PER_PIXEL = 4
+URL_DEADLINE = 60.0
+
+
+def read_url(url: str, timeout: float = 15.0, deadline: float | None = None,
+             max_bytes: int | None = None) -> Image.Image:
+    """Download and decode an image from a URL; raises ImageLoadError naming the URL on any failure.
+
+    The download (``download.py``) is streamed to a temporary file, capped at ``max_bytes``
+    (default: ``BYTES_PER_PIXEL * MAX_PIXELS``), given up after ``deadline`` seconds (default
+    ``URL_DEADLINE``) and retried a few times on transient failures; it never hangs.
+    """
+    max_bytes = BYTES_PER_PIXEL * MAX_PIXELS if max_bytes is None else max_bytes
+    with tempfile.TemporaryDirectory(prefix="nst-url-") as folder:
+        path = Path(folder) / "download"
+        try:
+            download_file(url, path, max_bytes=max_bytes, deadline=URL_DEADLINE if deadline is None else deadline,
+                          timeout=timeout)
+        except DownloadError as err:
+            raise ImageLoadError(f"could not download {err}; check the address and your connection, or download "
+                                 "the file yourself and pass its path") from None
+        image = _open(path, url)
+        image.load()
+        if getattr(image, "fp", None) is not None and getattr(image, "_exclusive_fp", False):
+            image = image.copy()  # multi-frame files keep their file open: detach from the temporary one
+        return image
 
 
 def load_pil(source) -> Image.Image:
     """Open ``source`` as an upright PIL RGB image at its original size.
 
     source: a path, an http(s) URL, a registered name (``chelsea``, ``starry_night``; see
-    ``gallery.py``), a PIL image, a NumPy array or a tensor (3, H, W) / (1, 3, H, W) in [0, 1].
+    ``gallery.py``), a PIL image, a NumPy array or a tensor (3, H, W) / (1, 3, H, W): float in [0, 1],
+    or uint8 0-255 (scaled by 1/255, as ``torchvision.io.read_image`` returns it).
     """
     if isinstance(source, Image.Image):
         return to_rgb(source)
     if isinstance(source, torch.Tensor):
+        if source.is_floating_point():
+            check_unit_range(source.detach(), "the tensor")
         return tensor_to_pil(source)
     if isinstance(source, np.ndarray):
         return array_to_pil(source)
     if isinstance(source, (str, Path)):
         text = str(source)
         if text.startswith(("http://", "https://")):
-            return to_rgb(_open(read_url(text), text), text)
+            return to_rgb(read_url(text), text)
         if gallery.is_registered(text) and not Path(text).exists():
             return to_rgb(_open(gallery.image_path(text), text), text)
         return to_rgb(_open(Path(text).expanduser(), text), text)
@@ -311,9 +379,34 @@ def save_animation(frames, path: str | Path, seconds_per_frame: float = 0.25, si
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
-    """The text fields stored in a PNG (``save_image``'s metadata)."""
-    with Image.open(path) as image:
-        return dict(getattr(image, "text", {}) or {})
+    """The text fields stored in a PNG (``save_image``'s metadata); {} for formats without them.
+
+    The file may come from anyone (a recipe PNG), so it is refused, with an ImageLoadError, when it
+    is missing, not an image, damaged, or declares more than ``MAX_PIXELS`` (its text may only be
+    reachable by decoding the pixels).
+    """
+    label = str(path)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ImageLoadError(f"{label}: no such file" if not path.exists() else f"{label}: is not a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise ImageLoadError(f"{label}: declares {image.width} x {image.height} pixels, more than "
+                                         f"{MAX_PIXELS:,}; refused")
+                return {str(k): str(v) for k, v in (getattr(image, "text", None) or {}).items()}
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise ImageLoadError(f"{label}: refused as a possible decompression bomb ({err})") from err
+    except UnidentifiedImageError as err:
+        with open(path, "rb") as file:
+            head = file.read(64)
+        raise ImageLoadError(f"{label}: not an image file PIL can read ({_what_it_is(head)})") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageLoadError(f"{label}: the image is damaged or truncated ({err})") from err
 
 
 def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0, suptitle: str | None = None):

@@ -204,6 +204,9 @@ class StyleTransfer:
         """
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = self._check_options(optimizer, init, steps, scales, preserve_colors, styles, style_blend, masks)
+        if lr is not None and not 0 < lr < math.inf:  # 0 would be taken for "the default" below, silently
+            raise ValueError(f"lr (the learning rate) must be a number above 0, not {lr}; None gives the "
+                             "optimizer's default")
         steps = steps if steps is not None else settings.default_steps(self.device)
         if size is None:
             size = max(content.shape[-2:]) if isinstance(content, torch.Tensor) else settings.default_size(self.device)
@@ -212,6 +215,8 @@ class StyleTransfer:
         content_pil = load_pil(content)
         style_pils = [load_pil(s) for s in styles]
         mask_images = [self._mask_tensor(m) for m in masks] if masks is not None else None
+        if mask_images is not None:
+            self._check_masks(mask_images)
         # Coarse levels never go below MIN_LEVEL_SIZE; the last level is always the size asked for.
         levels = [max(min(MIN_LEVEL_SIZE, size), round(size / 2**k)) for k in reversed(range(scales))]
         self._check_memory(long_side_size(content_pil.size, size), size,
@@ -289,9 +294,9 @@ class StyleTransfer:
 
         try:
             if optimizer == "lbfgs":
-                self._run_lbfgs(image, evaluate, run, lr or 1.0, lbfgs_history)
+                self._run_lbfgs(image, evaluate, run, 1.0 if lr is None else lr, lbfgs_history)
             else:
-                self._run_adam(image, evaluate, run, lr or 0.02)
+                self._run_adam(image, evaluate, run, 0.02 if lr is None else lr)
         except _BudgetSpent:
             pass
         except KeyboardInterrupt:
@@ -325,12 +330,14 @@ class StyleTransfer:
         if not styles:
             raise ValueError("give at least one style image")
         blend = list(style_blend) if style_blend is not None else [1.0] * len(styles)
-        if len(blend) != len(styles) or any(not (b >= 0) for b in blend) or sum(blend) <= 0:
+        if len(blend) != len(styles) or any(not (0 <= b < math.inf) for b in blend) or sum(blend) <= 0:
             count = f"{len(styles)} style{'s' * (len(styles) != 1)}"
             raise ValueError(f"style_blend needs one weight per style ({count} given), none negative and not all "
                              f"zero; got {blend}")
         if masks is not None and len(masks) != len(styles):
             raise ValueError(f"give one mask per style: {len(styles)} styles, {len(masks)} masks")
+        if not math.isfinite(sum(blend)):  # weights near the float limit overflow: only their ratios count
+            blend = [b / max(blend) for b in blend]
         return [b / sum(blend) for b in blend]
 
     def _check_memory(self, width_height: tuple[int, int], size: int, style_sizes=(),
@@ -359,8 +366,21 @@ class StyleTransfer:
     def _mask_tensor(mask) -> torch.Tensor:
         """A mask as (1, 1, H, W) in [0, 1]: tensors are taken as they are, images by their luminance."""
         if isinstance(mask, torch.Tensor) and mask.dim() in (2, 4) and (mask.dim() == 2 or mask.shape[1] == 1):
-            return mask.float().reshape(1, 1, *mask.shape[-2:]).clamp(0, 1)
+            values = mask.float() / 255 if mask.dtype == torch.uint8 else mask.float()
+            return values.reshape(1, 1, *mask.shape[-2:]).clamp(0, 1)
         return color.luminance(pil_to_tensor(load_pil(mask)))[:, :1]
+
+    @staticmethod
+    def _check_masks(masks: list[torch.Tensor]) -> None:
+        """A black mask gives its style no region: a warning, or an error when every mask is black (the
+        photo would come back unchanged). Black: nowhere above 2% (JPEG noise on a black image)."""
+        black = [i for i, mask in enumerate(masks, 1) if mask.numel() == 0 or mask.max() < 0.02]
+        if black and len(black) == len(masks):
+            raise ValueError(f"{'every mask is' if len(masks) > 1 else 'the mask is'} black: no style would go "
+                             "anywhere and the photo would come back unchanged (white marks where a style goes)")
+        for i in black:
+            warnings.warn(f"mask {i} is black everywhere: style {i} is not used anywhere (white marks where a "
+                          "style goes)", stacklevel=3)
 
     def _initial_image(self, init, content_image, style_image) -> torch.Tensor:
         if isinstance(init, torch.Tensor):

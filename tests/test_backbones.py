@@ -1,7 +1,5 @@
 """Backbones: the HED weights load in the right layout with the right preprocessing; the choice rules."""
 
-import urllib.error
-
 import h5py
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ import torch
 
 from helpers import backbones
 from helpers.backbones import BackboneError, choose_backbone, hed_weights_path, load_backbone
+from helpers.download import DownloadError
 from helpers.layers import FeatureExtractor, make_vgg_features
 
 
@@ -75,13 +74,13 @@ def test_can_reach_fails_fast_on_a_closed_port():
     assert backbones.can_reach("https://127.0.0.1:9/x", timeout=1.0) is False
 
 
-def _offline(*args, **kwargs):
-    raise urllib.error.URLError("no network")
+def _offline(url, *args, **kwargs):
+    raise DownloadError(f"{url}: could not connect (no network)")
 
 
 def test_forced_vgg19_offline_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _offline)
+    monkeypatch.setattr(backbones, "download_file", _offline)
     monkeypatch.delitem(backbones._CACHE, "vgg19", raising=False)
     with pytest.raises(BackboneError) as info:
         load_backbone("vgg19", verbose=False)
@@ -93,7 +92,7 @@ def test_automatic_choice_falls_back_and_says_so(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv(backbones.BACKBONE_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _offline)
+    monkeypatch.setattr(backbones, "download_file", _offline)
     backbone = load_backbone()
     assert backbone.name == "vgg16-hed"
     out = capsys.readouterr().out
@@ -110,19 +109,20 @@ def test_damaged_cached_weights_are_refused(monkeypatch, tmp_path):
 
 
 def test_torchvision_state_dict_is_mapped_onto_features(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    import hashlib
+
     source = make_vgg_features("vgg16")
     state = {f"features.{k}": v for k, v in source.state_dict().items()}
     state["classifier.0.weight"] = torch.zeros(2, 2)  # ignored: style transfer never uses it
-    seen = {}
-
-    def fake_download(url, progress, check_hash, weights_only):
-        seen.update(url=url, check_hash=check_hash, weights_only=weights_only)
-        return state
-
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", fake_download)
+    torch.save(state, tmp_path / "weights.pth")
+    digest = hashlib.sha256((tmp_path / "weights.pth").read_bytes()).hexdigest()[:8]
+    monkeypatch.setitem(backbones.TORCHVISION_WEIGHTS, "vgg16", f"https://example.invalid/vgg16-{digest}.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = backbones.torchvision_weights_path("vgg16")
+    cached.parent.mkdir(parents=True)
+    (tmp_path / "weights.pth").rename(cached)
+    monkeypatch.setattr(backbones, "download_file", _offline)  # cached: nothing is downloaded
     features = backbones.load_torchvision_vgg("vgg16")
-    assert seen == {"url": backbones.TORCHVISION_WEIGHTS["vgg16"], "check_hash": True, "weights_only": True}
     for ours, theirs in zip(features.parameters(), source.parameters()):
         torch.testing.assert_close(ours, theirs)
 

@@ -141,6 +141,41 @@ def test_arrays_tensors_and_pil_are_accepted():
         load_image({})
 
 
+def test_uint8_tensors_are_scaled_and_float_images_outside_0_1_refused():
+    array = np.asarray(_gradient())
+    expected = load_image(_gradient())
+    as_read_image = torch.from_numpy(array.copy()).permute(2, 0, 1)  # what torchvision.io.read_image returns
+    torch.testing.assert_close(load_image(as_read_image), expected)
+    torch.testing.assert_close(load_image(as_read_image[None]), expected)
+    for wrong in (as_read_image.float(), array.astype(np.float32)):  # 0-255 floats: all white before
+        with pytest.raises(ImageLoadError, match="must be in \\[0, 1\\]: divide it by 255"):
+            load_image(wrong)
+    with pytest.raises(ImageLoadError, match="from -2.* rescale it"):
+        load_image((expected - 0.45) / 0.22)  # a normalised network input
+    with pytest.raises(ImageLoadError, match="NaN"):
+        load_image(torch.full((3, 4, 4), float("nan")))
+    # A little overshoot, as resampling or an optimiser's step leaves, is clamped as before.
+    torch.testing.assert_close(load_image(expected * 1.02), load_image(expected * 1.02).clamp(0, 1))
+    torch.testing.assert_close(load_image(array.astype(np.int64)), expected)
+    with pytest.raises(ImageLoadError, match="int64 array has values from 0 to 1000"):
+        load_image(np.linspace(0, 1000, 64).reshape(8, 8).astype(np.int64))
+    assert load_image(np.ones((4, 4), bool)).min() == 1.0
+
+
+def test_metadata_of_hostile_files_is_one_clean_error(tmp_path):
+    Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png")
+    with pytest.raises(ImageLoadError, match="decompression bomb"):
+        read_metadata(tmp_path / "bomb.png")
+    Image.new("1", (11000, 10000)).save(tmp_path / "big.png")
+    with pytest.raises(ImageLoadError, match="11000 x 10000"):
+        read_metadata(tmp_path / "big.png")
+    (tmp_path / "notes.png").write_text("<html>not an image</html>")
+    with pytest.raises(ImageLoadError, match="not an image file PIL can read"):
+        read_metadata(tmp_path / "notes.png")
+    with pytest.raises(ImageLoadError, match="no such file"):
+        read_metadata(tmp_path / "missing.png")
+
+
 def test_zero_byte_file(tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")
     with pytest.raises(ImageLoadError, match="empty"):

@@ -1,0 +1,251 @@
+"""Hostile inputs and faults (issue 13): recipes treated as untrusted input, results never lost to
+SIGTERM or a Ctrl-C during the save, and no silent replacement of what was asked for."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image, PngImagePlugin
+
+from helpers import __main__ as cli_module
+from helpers.images import read_metadata
+from helpers.transfer import StyleTransfer, TransferResult
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _recipe_png(path: Path, recipe, size=(32, 24)) -> Path:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("style-transfer-recipe", recipe if isinstance(recipe, str) else json.dumps(recipe))
+    Image.new("RGB", size, "teal").save(path, pnginfo=info)
+    return path
+
+
+@pytest.fixture
+def fake_stylize(monkeypatch):
+    """Replace the optimisation by a stub that records what the command line asked for."""
+    calls = []
+
+    def stylize(content, style, **options):
+        calls.append(options)
+        return TransferResult(torch.rand(1, 3, 8, 8), [{"step": 1, "total": 1.0, "seconds": 0.1}],
+                              recipe={"seed": options.get("seed")})
+
+    monkeypatch.setattr(cli_module, "stylize", stylize)
+    return calls
+
+
+def _main(*args):
+    return cli_module.main([str(a) for a in args])
+
+
+def _error(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), lines
+    return lines[0]
+
+
+BASE = {"content": "chelsea", "style": "swirls", "steps": 7, "style_weight": 20, "size": 32, "seed": 5}
+
+
+# ------------------------------------------------------------------------------ recipes are untrusted
+def test_a_recipe_cannot_choose_the_output(tmp_path, fake_stylize, capsys):
+    elsewhere = tmp_path / "elsewhere.png"
+    png = _recipe_png(tmp_path / "r.png", {**BASE, "output": str(elsewhere), "quiet": False, "device": "cuda:7"})
+    assert _main("--recipe", png, "-o", tmp_path / "mine.png") == 0
+    assert (tmp_path / "mine.png").exists() and not elsewhere.exists()
+    assert "ignoring recipe entries that do not describe the method: device, output, quiet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--steps", "2"], ["--step", "2"], ["--steps=2"], ["--ste=2"]])
+def test_an_option_on_the_command_line_wins_however_it_is_spelled(tmp_path, fake_stylize, option):
+    png = _recipe_png(tmp_path / "r.png", BASE)
+    assert _main("--recipe", png, "-o", tmp_path / "o.png", *option, "--style-w", "3") == 0
+    assert fake_stylize[0]["steps"] == 2 and fake_stylize[0]["style_weight"] == 3
+    assert fake_stylize[0]["seed"] == 5 and fake_stylize[0]["size"] == 32  # the rest from the recipe
+
+
+def test_recipe_lists_are_replaced_not_extended_by_the_command_line(tmp_path, fake_stylize):
+    png = _recipe_png(tmp_path / "r.png", {**BASE, "extra_styles": ["mosaic"], "style_blend": [2, 1]})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png", "--style", "strokes") == 0
+    assert fake_stylize[0]["style_blend"] == [2.0, 1.0]
+    assert cli_module.read_recipe(png)["extra_styles"] == ["mosaic"]
+    recipe = json.loads(read_metadata(tmp_path / "o.png")["style-transfer-recipe"])
+    assert recipe["extra_styles"] == ["strokes"]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"style_weight": -3}, "argument --style-weight: must be a finite number >= 0, got -3"),
+    ({"style_weight": "lots"}, "expected a number, got 'lots'"),
+    ({"style_weight": [1, 2]}, "expected a number, got '1,2'"),
+    ({"style_weight": {"a": 1}}, "style_weight: expected a value, not {\"a\": 1}"),
+    ({"steps": True}, "steps: expected a value, not true"),
+    ({"seed": -1}, "must be between 0 and"),
+    ({"lr": 0}, "argument --lr: must be greater than 0"),
+    ({"pooling": "median"}, "invalid choice: 'median'"),
+    ({"content": 3}, "content: expected an image name, path or URL, not 3"),
+    ({"masks": "mask.png"}, "masks: expected a list of image names"),
+    ({"style_weight": float("nan")}, "must be a finite number >= 0, got nan"),
+])
+def test_recipe_values_are_checked_as_the_options_are(tmp_path, fake_stylize, capsys, entry, message):
+    png = _recipe_png(tmp_path / "r.png", {**BASE, **entry})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 2
+    line = _error(capsys)
+    assert str(png) in line and "the recipe holds a value the command line refuses" in line and message in line
+    assert not fake_stylize and not (tmp_path / "o.png").exists()
+
+
+def test_a_bad_recipe_value_given_again_on_the_command_line_is_still_checked(tmp_path, fake_stylize, capsys):
+    png = _recipe_png(tmp_path / "r.png", {**BASE, "style_weight": -3})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png", "--style-weight", "4") == 2  # one code path
+    assert "must be a finite number >= 0" in _error(capsys)
+
+
+def test_null_entries_take_the_defaults(tmp_path, fake_stylize):
+    png = _recipe_png(tmp_path / "r.png", {**BASE, "lr": None, "style_blend": None, "masks": None, "tv_weight": None})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 0
+    assert fake_stylize[0]["lr"] is None and fake_stylize[0]["masks"] is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "its recipe is a JSON list, not an object of settings"),
+    ("null", "its recipe is a JSON NoneType"),
+    ("{not json", "its recipe is not valid JSON"),
+    ("[" * 100_000, "its recipe is not valid JSON"),
+])
+def test_recipes_that_are_not_objects(tmp_path, fake_stylize, capsys, text, message):
+    png = _recipe_png(tmp_path / "r.png", text)
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 2
+    assert message in _error(capsys)
+
+
+@pytest.mark.parametrize("entry, message, fix", [
+    ({"style_layer_weights": {"relu1_1": 2.0, "relu2_1": 1.0}}, "weights its style layers individually", None),
+    ({"init": "image"}, "started from an image passed from Python", ["--init", "noise"]),
+    ({"masks": True}, "masks passed from Python, not files", "mask"),
+])
+def test_what_the_command_line_cannot_reproduce_is_refused(tmp_path, fake_stylize, capsys, entry, message, fix):
+    png = _recipe_png(tmp_path / "r.png", {**BASE, **entry})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 2
+    assert message in _error(capsys) and not fake_stylize
+    if fix == "mask":
+        Image.new("L", (32, 24), 255).save(tmp_path / "white.png")
+        fix = ["--mask", tmp_path / "white.png"]
+    if fix:  # given explicitly, the option replaces what could not be reproduced
+        assert _main("--recipe", png, "-o", tmp_path / "o.png", *fix) == 0
+
+
+def test_a_recipe_without_image_names_says_so(tmp_path, fake_stylize, capsys):
+    png = _recipe_png(tmp_path / "r.png", {k: v for k, v in BASE.items() if k != "style"})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 2
+    assert "the recipe names no STYLE image" in _error(capsys)
+    assert _main("chelsea", "mosaic", "--recipe", png, "-o", tmp_path / "o.png") == 0
+
+
+def test_a_recipe_png_that_declares_a_huge_image_is_one_line(tmp_path, fake_stylize, capsys):
+    bomb = _recipe_png(tmp_path / "bomb.png", BASE, size=(20000, 20000))
+    assert _main("--recipe", bomb, "-o", tmp_path / "o.png") == 2
+    assert "decompression bomb" in _error(capsys)
+    big = _recipe_png(tmp_path / "big.png", BASE, size=(11000, 10000))
+    assert _main("--recipe", big, "-o", tmp_path / "o.png") == 2
+    assert "declares 11000 x 10000 pixels" in _error(capsys)
+    assert _main("--recipe", tmp_path / "missing.png", "-o", tmp_path / "o.png") == 2
+    assert "no such file" in _error(capsys)
+
+
+def test_every_option_is_either_part_of_a_recipe_or_not():
+    dests = {action.dest for action in cli_module.build_parser()._actions}
+    assert dests <= set(cli_module.RECIPE_OPTIONS) | set(cli_module.NOT_RECIPE_OPTIONS)
+    assert "output" not in cli_module.RECIPE_OPTIONS
+
+
+# ------------------------------------------------------------------------- no silent replacements
+def test_lr_zero_and_a_bad_seed_are_errors_not_defaults(tmp_path, fake_stylize, capsys):
+    with pytest.raises(SystemExit):
+        _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--lr", "0")
+    assert "--lr: must be greater than 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--seed", "-1")
+    assert "--seed: must be between 0 and 4294967295" in capsys.readouterr().err
+
+
+def test_lr_zero_from_python_is_an_error(transfer, tiny_pair):
+    with pytest.raises(ValueError, match="must be a number above 0, not 0"):
+        transfer.run(*tiny_pair, steps=1, lr=0, progress=False)
+
+
+def test_blend_weights_near_the_float_limit_keep_their_ratio(transfer, tiny_pair):
+    content, style = tiny_pair
+    result = transfer.run(content, [style, "mosaic"], style_blend=[1e308, 1e308], steps=1, progress=False)
+    assert result.recipe["style_blend"] == [0.5, 0.5]
+    assert result.history[0]["style"] > 0
+    with pytest.raises(ValueError, match="style_blend"):
+        transfer.run(content, [style, "mosaic"], style_blend=[float("inf"), 1], steps=1, progress=False)
+
+
+def test_black_masks_are_a_warning_or_an_error(transfer, tiny_pair):
+    content, style = tiny_pair
+    h, w = content.shape[-2:]
+    with pytest.raises(ValueError, match="every mask is black"):
+        transfer.run(content, [style, "mosaic"], masks=[torch.zeros(h, w), torch.zeros(h, w)], steps=1,
+                     progress=False)
+    with pytest.raises(ValueError, match="the mask is black"):
+        transfer.run(content, style, masks=[torch.zeros(h, w)], steps=1, progress=False)
+    with pytest.warns(UserWarning, match="mask 2 is black everywhere: style 2 is not used"):
+        transfer.run(content, [style, "mosaic"], masks=[torch.ones(h, w), torch.zeros(h, w)], steps=1,
+                     progress=False)
+
+
+def test_uint8_mask_tensors_are_scaled():
+    mask = StyleTransfer._mask_tensor(torch.full((4, 4), 128, dtype=torch.uint8))
+    torch.testing.assert_close(mask, torch.full((1, 1, 4, 4), 128 / 255))
+
+
+# --------------------------------------------------------------------------------- results never lost
+def test_ctrl_c_during_the_save_does_not_lose_the_result(tmp_path, fake_stylize, monkeypatch, capsys):
+    real_save = TransferResult.save
+
+    def save_interrupted(self, path):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the file is being written
+        time.sleep(0.05)
+        return real_save(self, path)
+
+    monkeypatch.setattr(TransferResult, "save", save_interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    assert _main("chelsea", "swirls", "-o", tmp_path / "o.png") == 0
+    captured = capsys.readouterr()
+    assert (tmp_path / "o.png").exists() and "wrote" in captured.out
+    assert "written completely first" in captured.err and "nothing was written" not in captured.err
+    assert signal.getsignal(signal.SIGINT) is before  # the handlers are put back
+
+
+def test_sigterm_saves_the_best_image_like_ctrl_c(tmp_path):
+    out = tmp_path / "o.png"
+    env = {**os.environ, "NST_BACKBONE": "vgg16-hed", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "helpers", "chelsea", "swirls", "-o", str(out), "--size", "48",
+                                "--steps", "5000", "--device", "cpu", "--precision", "fp32"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 240
+        # Wait until the progress bar shows a step done: the optimisation is under way.
+        while not re.search(rb"\| *[1-9]\d*/5000", seen) and time.monotonic() < deadline:
+            chunk = os.read(process.stderr.fileno(), 1024)
+            if not chunk:
+                break
+            seen += chunk
+        assert re.search(rb"\| *[1-9]\d*/5000", seen), seen.decode(errors="replace")
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, (stdout, stderr)
+    assert out.exists() and b"wrote" in stdout and b"interrupted after" in seen + stderr
