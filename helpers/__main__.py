@@ -323,32 +323,41 @@ def _choose_precision(args: argparse.Namespace, device) -> None:
 
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings while reading the inputs, as one plain line (not Python's file:line format)."""
-    print(f"warning: {message}", file=sys.stderr)
+    try:
+        print(f"warning: {message}", file=sys.stderr)
+    except (OSError, ValueError):  # no terminal any more (SIGHUP): the run and its result matter more
+        pass
 
 
-def _sigterm_as_ctrl_c():
-    """From now on SIGTERM (a closed terminal, a stopped container, a job scheduler) stops the run as Ctrl-C
-    does, so the best image so far is saved. Returns the handler to restore (None off the main thread)."""
+# Signals that stop a run as Ctrl-C does: SIGTERM (a stopped container, a job scheduler, kill) and, where
+# there is one, SIGHUP (a closed terminal or SSH session).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _sigterm_as_ctrl_c() -> dict:
+    """From now on SIGTERM and SIGHUP stop the run as Ctrl-C does, so the best image so far is saved.
+    Returns the handlers to restore (none off the main thread, where signals cannot be handled)."""
     if threading.current_thread() is not threading.main_thread():
-        return None
-    previous = signal.getsignal(signal.SIGTERM)
+        return {}
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
 
     def stop(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
-    return previous if previous is not None else signal.SIG_DFL
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stop)
+    return {sig: handler if handler is not None else signal.SIG_DFL for sig, handler in previous.items()}
 
 
 @contextmanager
 def _interrupts_held():
-    """Hold Ctrl-C and SIGTERM back while the result is written: a finished result is never lost to them.
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while the result is written: a finished result is never lost.
     Yields a list that holds the signals that arrived."""
     held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield held
         return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *STOP_SIGNALS)}
     for sig in previous:
         signal.signal(sig, lambda signum, frame: held.append(signum))
     try:
@@ -389,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_images:
         _list_images()
         return 0
-    previous_sigterm = _sigterm_as_ctrl_c()
+    previous_handlers = _sigterm_as_ctrl_c()
     shown: list[str] = []
     try:
         if args.recipe:
@@ -437,8 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return EXIT_ERROR
     finally:
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
     last = result.history[-1] if result.history else {}
     steps = len(result.history)
     print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {steps} step{'s' * (steps != 1)}, "

@@ -226,7 +226,10 @@ def test_ctrl_c_during_the_save_does_not_lose_the_result(tmp_path, fake_stylize,
     assert signal.getsignal(signal.SIGINT) is before  # the handlers are put back
 
 
-def test_sigterm_saves_the_best_image_like_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_sigterm_saves_the_best_image_like_ctrl_c(tmp_path, stop):
+    if not hasattr(signal, stop):
+        pytest.skip(f"no {stop} here")
     out = tmp_path / "o.png"
     env = {**os.environ, "NST_BACKBONE": "vgg16-hed", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen([sys.executable, "-m", "helpers", "chelsea", "swirls", "-o", str(out), "--size", "48",
@@ -242,7 +245,7 @@ def test_sigterm_saves_the_best_image_like_ctrl_c(tmp_path):
                 break
             seen += chunk
         assert re.search(rb"\| *[1-9]\d*/5000", seen), seen.decode(errors="replace")
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(getattr(signal, stop))
         stdout, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
