@@ -321,10 +321,16 @@ def _choose_precision(args: argparse.Namespace, device) -> None:
               "than fp32 here", file=sys.stderr)
 
 
+def one_line(message) -> str:
+    """A message as one printable line: names in it come from files, URLs, servers and recipes, and a
+    newline or a terminal escape sequence in one of them must not reach the terminal as such."""
+    return "".join(c if c.isprintable() else "?" for c in " ".join(str(message).split()))
+
+
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings while reading the inputs, as one plain line (not Python's file:line format)."""
     try:
-        print(f"warning: {message}", file=sys.stderr)
+        print(f"warning: {one_line(message)}", file=sys.stderr)
     except (OSError, ValueError):  # no terminal any more (SIGHUP): the run and its result matter more
         pass
 
@@ -443,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ImageLoadError, BackboneError, ValueError, KeyError, OSError, RuntimeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(message)}", file=sys.stderr)
         return EXIT_ERROR
     finally:
         for sig, handler in previous_handlers.items():

@@ -43,6 +43,10 @@ USER_AGENT = "neural-style-course (python urllib)"
 class DownloadError(OSError):
     """A download failed; the message is one line naming the URL and what happened."""
 
+    def __init__(self, message: str):
+        # One printable line, whatever the server sent (urllib's redirect-loop reason spans lines).
+        super().__init__("".join(c if c.isprintable() else "?" for c in " ".join(str(message).split())))
+
 
 class _Transient(Exception):
     """A failure worth another try (the message says what happened)."""

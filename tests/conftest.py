@@ -51,6 +51,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     /badlength/F  sends F with the Content-Length "lots"
     /flaky/F      answers 503 to the first two requests for it, then sends F
     /reset/F      drops the first connection for it without an answer, then sends F
+    /loop/        redirects to itself
     """
 
     requests: list[str]
@@ -63,7 +64,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.server.requests.append(self.path)
         route, _, name = self.path.lstrip("/").partition("/")
         handler = getattr(self, f"_{route}", None)
-        if route in ("cut", "trickle", "silent", "huge", "endless", "badlength", "flaky", "reset"):
+        if route in ("cut", "trickle", "silent", "huge", "endless", "badlength", "flaky", "reset", "loop"):
             try:
                 handler(name)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
@@ -125,6 +126,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         data = self._file(name)
         self._headers(str(len(data)))
         self.wfile.write(data)
+
+    def _loop(self, name):
+        self.send_response(302)
+        self.send_header("Location", self.path)
+        self.end_headers()
 
     def _reset(self, name):
         if self.server.requests.count(self.path) <= 1:

@@ -114,6 +114,13 @@ def test_transient_failures_are_retried_with_back_off(served, route, requests):
     assert server.requests.count(f"/{route}/g.png") == requests
 
 
+def test_a_redirect_loop_is_one_line(served):
+    base, server, _ = served
+    with pytest.raises(ImageLoadError) as info:
+        load_image(f"{base}/loop/")
+    assert "redirect error that would lead to an infinite loop" in _one_line(info)
+
+
 def test_a_missing_file_is_not_retried(served):
     base, server, _ = served
     with pytest.raises(ImageLoadError) as info:

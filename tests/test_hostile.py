@@ -108,6 +108,13 @@ def test_a_bad_recipe_value_given_again_on_the_command_line_is_still_checked(tmp
     assert "must be a finite number >= 0" in _error(capsys)
 
 
+def test_errors_are_one_printable_line_whatever_the_recipe_holds(tmp_path, fake_stylize, capsys):
+    png = _recipe_png(tmp_path / "r.png", {**BASE, "content": "\x1b[2J\x1b]0;owned\x07line\nbreak.png"})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 2
+    line = _error(capsys)
+    assert "\x1b" not in line and "\x07" not in line and "?[2J?]0;owned?line break.png: no such file" in line
+
+
 def test_null_entries_take_the_defaults(tmp_path, fake_stylize):
     png = _recipe_png(tmp_path / "r.png", {**BASE, "lr": None, "style_blend": None, "masks": None, "tv_weight": None})
     assert _main("--recipe", png, "-o", tmp_path / "o.png") == 0
