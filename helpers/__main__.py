@@ -248,7 +248,7 @@ def _apply_recipe(parser: argparse.ArgumentParser, png: str, argv: list[str]) ->
     ignored = sorted(key for key in recipe if key not in RECIPE_OPTIONS or key not in actions)
     ignored = [key for key in ignored if key != "style_layer_weights"]
     if ignored:
-        print(f"note: ignoring recipe entries that do not describe the method: {', '.join(ignored)[:200]}",
+        print(f"note: ignoring recipe entries that do not describe the method: {one_line(', '.join(ignored))[:200]}",
               file=sys.stderr)
     defaults, tokens = {}, []
     try:
