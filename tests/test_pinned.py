@@ -231,3 +231,26 @@ def test_out_of_memory_error_exists_in_the_supported_torch():
     assert hasattr(torch, "OutOfMemoryError")
     for text in ((root / "requirements.txt").read_text(), (root / "pyproject.toml").read_text()):
         assert "torch>=2.4" in text and "torch>=2.1" not in text
+
+
+def test_pooling_and_content_layers_reach_the_network(hed, tiny_pair):
+    from torch import nn
+
+    average = StyleTransfer(hed, device="cpu", verbose=False)  # the paper's average pooling by default
+    maximum = StyleTransfer(hed, pooling="max", device="cpu", verbose=False)
+    assert any(isinstance(m, nn.AvgPool2d) for m in average.extractor.body)
+    assert not any(isinstance(m, nn.AvgPool2d) for m in maximum.extractor.body)
+    shallow = StyleTransfer(hed, content_layers=["relu2_2"], device="cpu", verbose=False)
+    content_targets, _ = shallow.targets(*tiny_pair)
+    assert list(content_targets) == ["relu2_2"] and content_targets["relu2_2"].shape[1] == 128
+
+
+def test_adam_learning_rate_sets_the_step(transfer, tiny_pair):
+    content, style = tiny_pair
+    moved = {}
+    for lr in (0.01, 0.04):
+        seen = []
+        transfer.run(content, style, steps=2, init="content", optimizer="adam", lr=lr, progress=False,
+                     callback=lambda step, image, losses, seen=seen: seen.append(image), callback_every=1)
+        moved[lr] = (seen[1] - seen[0]).abs().max().item()  # Adam's first step moves each pixel by about lr
+    assert moved[0.01] == pytest.approx(0.01, rel=0.05) and moved[0.04] == pytest.approx(0.04, rel=0.05)
