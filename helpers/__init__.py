@@ -6,10 +6,13 @@ One module per concept:
 - ``layers``    VGG layer names (conv4_2, relu4_2, pool4) and the feature extractor
 - ``backbones`` the pretrained networks (vgg19, vgg16, the offline vgg16-hed) and how one is chosen
 - ``images``    load anything as an RGB tensor in [0, 1], save atomically, show grids
-- ``gallery``   named images: bundled photos and styles, paintings downloaded and verified on demand
+- ``gallery``   named images: the bundled photos, paintings and generated styles, with credits
 - ``losses``    Gram matrix, content loss, style loss, total variation
 - ``color``     colour preservation: luminance-only transfer, colour histogram matching
 - ``transfer``  the Gatys optimisation loop (``stylize`` and ``StyleTransfer``)
+- ``presets``   named recipes: the paper's method and the one measured to paint best per backbone
+- ``feedforward`` Ghiasi et al.'s feed-forward style network (optional extra), the course's peer
+- ``measure``   judges the optimisation does not see: style distance and layout kept
 - ``exercises`` checks for the notebooks' exercises
 - ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT``
 """
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import color, gallery
+from . import color, feedforward, gallery, measure, presets
 from .backbones import Backbone, BackboneError, load_backbone
 from .exercises import check_answer
 from .images import (
@@ -51,6 +54,9 @@ __all__ = [
     "check_answer",
     "choose_device",
     "color",
+    "feedforward",
+    "measure",
+    "presets",
     "content_loss",
     "course_setup",
     "default_size",

