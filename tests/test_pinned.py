@@ -255,3 +255,21 @@ def test_adam_learning_rate_sets_the_step(transfer, tiny_pair):
                      callback=lambda step, image, losses, seen=seen: seen.append(image), callback_every=1)
         moved[lr] = (seen[1] - seen[0]).abs().max().item()  # Adam's first step moves each pixel by about lr
     assert moved[0.01] == pytest.approx(0.01, rel=0.05) and moved[0.04] == pytest.approx(0.04, rel=0.05)
+
+
+def test_known_sizes():
+    from helpers.images import long_side_size
+    from helpers.transfer import _style_side
+
+    assert long_side_size((400, 300), 200) == (200, 150) and long_side_size((300, 400), 200) == (150, 200)
+    assert long_side_size((1000, 3), 100) == (100, 1)  # never 0 px
+    assert _style_side(256, 1.0) == 256 and _style_side(256, 0.5) == 128 and _style_side(256, 0.01) == 8
+
+
+def test_combine_luminance_known_value():
+    grey = torch.full((1, 3, 1, 1), 0.5)
+    red = torch.tensor([0.8, 0.2, 0.2]).view(1, 3, 1, 1)
+    combined = color.combine_luminance(grey, red)  # the grey image's luminance, the red photo's colour
+    assert color.rgb_to_yiq(combined)[0, 0].item() == pytest.approx(0.5, abs=1e-5)
+    torch.testing.assert_close(color.rgb_to_yiq(combined)[:, 1:], color.rgb_to_yiq(red)[:, 1:], atol=1e-5, rtol=0)
+    assert combined[0, 0].item() > combined[0, 1].item()  # still red
