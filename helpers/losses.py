@@ -5,10 +5,12 @@ Normalisation, chosen on purpose:
 - ``gram_matrix`` divides by the number of positions ``h*w``: each entry is the *average* product of
   two channels' responses, so Gram matrices of images of different sizes can be compared (needed
   for style scale and multi-scale optimisation). Other conventions are available for comparison.
-- ``content_loss`` and ``style_loss`` are *relative* squared errors: ``||F - P||^2 / ||P||^2``. Each
-  term is about 1 for a random image whatever the backbone, layer or image size, so one
-  style/content ratio works for all backbones (VGG19's activations and the Caffe-scale HED
-  activations differ ~58x, which squared-error losses would turn into a 3000x weight change).
+- ``content_loss`` and ``style_loss`` are *relative* squared errors: ``||F - P||^2 / ||P||^2``. They
+  do not change when a layer's activations are scaled, so one style/content ratio works on the
+  course's trained backbones, whose activation scales differ per layer and per network (notebook 02
+  measures them): with squared errors, activations s times larger make the content term s^2 and a
+  squared Gram error s^4 times larger. For a trained network each term starts near 1 for an
+  unrelated image; not for a randomly initialised one, whose deep features hardly depend on the image.
 """
 
 from __future__ import annotations
