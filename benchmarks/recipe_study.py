@@ -65,6 +65,11 @@ VARIANTS = {
     "c2f2_sw30": ({}, dict(scales=2, steps=(100, 50), style_weight=30)),
     "paper_sw30": ({}, dict(steps=150, style_weight=30)),
     "paper_sw100": ({}, dict(steps=150, style_weight=100)),
+    "paper_palette": ({}, dict(steps=150, init="palette")),
+    # Coarse to fine from 256 px: the paper's 150 steps at 256 px, then 50 per doubling.
+    "from256": ({}, lambda size: presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu"))),
+    "from256_sw30": ({}, lambda size: dict(style_weight=30, **presets.Preset("x", "", coarsest=256).schedule(
+        size, torch.device("cpu")))),
 }
 
 
@@ -97,6 +102,7 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
     judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, for paper_loss
     for variant in variants:
         transfer_options, run_options = VARIANTS[variant]
+        run_options = run_options(size) if callable(run_options) else run_options
         transfer = helpers.StyleTransfer(net, device="cpu", verbose=False, **transfer_options)
         for photo, painting in pairs:
             if (variant, photo, painting, size) in done:
@@ -122,18 +128,25 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
             print(json.dumps(record), flush=True)
 
 
-def table(records: list[dict]) -> str:
-    """Medians per variant and size, over the pairs each was run on (with the count)."""
+def table(records: list[dict], baseline: str = "paper") -> str:
+    """Medians per variant and size over the pairs each was run on, and the median ratio of its style
+    distance to the baseline's on the pairs both were run on (below 1: closer to the painting)."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         groups.setdefault((r["size"], r["variant"]), []).append(r)
-    lines = ["| size | variant | pairs | style distance (median) | layout (median) | layout (min) | paper loss "
-             "(median) | seconds (median) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| size | variant | pairs | style distance (median) | vs paper, same pairs (median ratio) | "
+             "layout (median) | layout (min) | paper loss (median) | seconds (median) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for (size, variant), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], statistics.median(
             r["style_distance"] for r in kv[1]))):
         med = {k: statistics.median(r[k] for r in rows) for k in ("style_distance", "layout", "paper_loss", "seconds")}
-        lines.append(f"| {size} | {variant} | {len(rows)} | {med['style_distance']:.3f} | {med['layout']:.3f} | "
-                     f"{min(r['layout'] for r in rows):.3f} | {med['paper_loss']:.3f} | {med['seconds']:.1f} |")
+        base = {(r["photo"], r["painting"]): r["style_distance"] for r in groups.get((size, baseline), [])}
+        ratios = [r["style_distance"] / base[(r["photo"], r["painting"])] for r in rows
+                  if (r["photo"], r["painting"]) in base]
+        versus = f"{statistics.median(ratios):.2f} ({len(ratios)})" if ratios and variant != baseline else "-"
+        lines.append(f"| {size} | {variant} | {len(rows)} | {med['style_distance']:.3f} | {versus} | "
+                     f"{med['layout']:.3f} | {min(r['layout'] for r in rows):.3f} | {med['paper_loss']:.3f} | "
+                     f"{med['seconds']:.0f} |")
     return "\n".join(lines)
 
 
@@ -162,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     add_preset_variants()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="paper", help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--pairs", choices=("panel", "subset", "screen"), default="subset",
+    parser.add_argument("--pairs", choices=("panel", "subset", "screen", "three"), default="subset",
                         help="panel: 4 photos x 6 paintings; subset: one pair per painting; screen: its first 4")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--backbone", default="vgg16-hed")
@@ -173,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pairs = {"panel": PANEL, "subset": SUBSET, "screen": SUBSET[:4]}[args.pairs]
+    pairs = {"panel": PANEL, "subset": SUBSET, "screen": SUBSET[:4], "three": SUBSET[:3]}[args.pairs]
     if args.table:
         print(table(load_results()))
         return 0

@@ -8,6 +8,7 @@ presets were chosen, with the measurements: ``benchmarks/RECIPES.md``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,17 @@ class Preset:
     options: dict = field(default_factory=dict)
     # Steps per level, coarse to fine, by device type; missing: the device's default (settings.py).
     steps: dict = field(default_factory=dict)
+    # Coarse to fine from about this long side: one level at or below it, one more per doubling above
+    # it. The first level gets the device's default steps, each finer level ``refine_steps``.
+    coarsest: int | None = None
+    refine_steps: int = 50
+
+    def schedule(self, size: int, device: torch.device) -> dict:
+        """{"scales": ..., "steps": [...]} for a result of long side ``size`` (``coarsest`` presets only)."""
+        scales = max(1, min(6, round(math.log2(size / self.coarsest)) + 1)) if self.coarsest else 1
+        first = settings.default_steps(device)
+        refine = min(self.refine_steps, first)  # quick mode: a few steps everywhere
+        return {"scales": scales, "steps": [first] + [refine] * (scales - 1)}
 
     def merge(self, options: dict, device: torch.device) -> dict:
         """The preset's options for ``device``, with every option in ``options`` winning."""
@@ -33,6 +45,9 @@ class Preset:
         steps = self.steps.get(device.type)
         if steps is not None and not settings.quick_mode():
             merged["steps"] = steps
+        if self.coarsest:
+            size = options.get("size") or settings.default_size(device)
+            merged.update(self.schedule(size, device))
         merged.update({k: v for k, v in options.items() if v is not None})
         # A schedule of per-level steps belongs to the preset's number of levels: asking for another
         # number of levels without saying how many steps each gets falls back to the default count.

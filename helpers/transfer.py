@@ -32,7 +32,9 @@ PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 # Style weight relative to a content weight of 1, for this package's relative losses (losses.py):
 # a learner's first result should look painted but keep its subject.
 DEFAULT_STYLE_WEIGHT = 10.0
-INITS = ("content", "noise", "style")
+# "palette" starts from the photo recoloured to the painting's colours (mean and covariance, as in
+# color.match_color_histogram): the optimisation then spends its steps on texture, not on colour.
+INITS = ("content", "noise", "style", "palette")
 # "bf16" runs the convolutions in bfloat16 (autocast), for hardware with bf16 units (recent GPUs,
 # CPUs with AVX512_BF16 or AMX); Gram matrices and losses stay float32 either way.
 PRECISIONS = ("fp32", "bf16")
@@ -190,7 +192,8 @@ class StyleTransfer:
             may also be a list of several styles, mixed by ``style_blend`` (default: equal).
         size: long side of the result (default: by device, see settings). The style image is
             resized to the same long side times ``style_scale`` (bigger: larger strokes).
-        init: "content", "noise", "style", or a starting image tensor.
+        init: "content" (the photo), "noise" (white noise, as in the paper), "style", "palette" (the photo
+            recoloured to the style's colours), or a starting image tensor.
         steps: evaluations of the network (one forward and backward pass each), per scale; or one count
             per scale, coarse to fine (coarse steps are cheap: a level half the size costs a quarter).
         scales: coarse-to-fine levels; each level is half the size of the next and starts from the
@@ -394,6 +397,8 @@ class StyleTransfer:
             return content_image.clone()
         if init == "style":
             return resize_tensor(style_image, tuple(content_image.shape[-2:])).clone()
+        if init == "palette":
+            return color.match_color_histogram(content_image, style_image)
         return torch.rand(content_image.shape, device=self.device)  # white noise, as in the paper
 
     @staticmethod
