@@ -13,6 +13,7 @@ One module per concept:
 - ``presets``   named recipes: the paper's method and the one measured to paint best per backbone
 - ``feedforward`` Ghiasi et al.'s feed-forward style network (optional extra), the course's peer
 - ``measure``   judges the optimisation does not see: style distance and layout kept
+- ``diagram``   a drawing of the whole method (``draw_method_diagram``), for notebook 04
 - ``exercises`` checks for the notebooks' exercises
 - ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT``
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import color, feedforward, gallery, measure, presets
+from . import color, diagram, feedforward, gallery, measure, presets
 from .backbones import Backbone, BackboneError, load_backbone
 from .exercises import check_answer
 from .images import (
@@ -54,6 +55,7 @@ __all__ = [
     "check_answer",
     "choose_device",
     "color",
+    "diagram",
     "feedforward",
     "measure",
     "presets",
