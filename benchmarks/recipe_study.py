@@ -68,6 +68,8 @@ VARIANTS = {
     "paper_palette": ({}, dict(steps=150, init="palette")),
     # Coarse to fine from 256 px: the paper's 150 steps at 256 px, then 50 per doubling.
     "from256": ({}, lambda size: presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu"))),
+    "from256_palette": ({}, lambda size: dict(init="palette", **presets.Preset("x", "", coarsest=256).schedule(
+        size, torch.device("cpu")))),
     "from256_sw30": ({}, lambda size: dict(style_weight=30, **presets.Preset("x", "", coarsest=256).schedule(
         size, torch.device("cpu")))),
 }

@@ -96,3 +96,24 @@ def test_a_coarse_level_that_converges_does_not_end_the_run(transfer):
     result = transfer.run("chelsea", "wave", size=64, scales=2, steps=10, style_weight=0.0, progress=False)
     assert max(result.image.shape[-2:]) == 64, "the run must go on to the finer level"
     assert {h["size"] for h in result.history} == {32, 64}
+
+
+def test_palette_init_is_the_photo_in_the_paintings_colours(transfer):
+    photo, painting = helpers.load_image("chelsea", 64), helpers.load_image("starry_night", 64)
+    start = transfer._initial_image("palette", photo, painting)
+    assert start.shape == photo.shape
+    assert torch.allclose(start.mean(dim=(2, 3)), painting.mean(dim=(2, 3)), atol=0.03)
+    assert not torch.allclose(start.mean(dim=(2, 3)), photo.mean(dim=(2, 3)), atol=0.03)
+    assert measure.layout_correlation(start, photo) > 0.8  # the same picture, recoloured
+
+
+def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
+    monkeypatch.delenv("NST_QUICK", raising=False)
+    preset, cpu = presets.PRESETS["painterly"], torch.device("cpu")
+    levels = {size: preset.merge({"size": size}, cpu)["scales"] for size in (128, 256, 384, 512, 768, 1024)}
+    assert levels == {128: 1, 256: 1, 384: 2, 512: 2, 768: 3, 1024: 3}
+    merged = preset.merge({"size": 512}, cpu)
+    assert merged["steps"] == [helpers.default_steps(cpu), 50] and merged["init"] == "palette"
+    # keeping the photo's colours wins over starting from the painting's
+    assert "init" not in preset.merge({"size": 512, "preserve_colors": "luminance"}, cpu)
+    assert presets.default_preset("vgg16-hed") == "painterly" and presets.default_preset("vgg19") == "paper"
