@@ -76,10 +76,16 @@ VARIANTS = {
 
 
 def add_preset_variants() -> None:
-    """The presets in helpers/presets.py are variants too, under their own names."""
-    for name in presets.PRESETS:
-        transfer_options, run_options = presets.split_options(presets.PRESETS[name].options)
-        VARIANTS.setdefault(name, (transfer_options, run_options))
+    """The presets in helpers/presets.py are variants too, under their own names, with their schedule."""
+    cpu = torch.device("cpu")
+
+    def run_options(preset: presets.Preset, size: int) -> dict:
+        options = presets.split_options(preset.merge({"size": size}, cpu))[1]
+        return {k: v for k, v in options.items() if k != "size"}  # the study passes the size itself
+
+    for name, preset in presets.PRESETS.items():
+        VARIANTS.setdefault(name, (presets.split_options(preset.options)[0],
+                                   lambda size, preset=preset: run_options(preset, size)))
 
 
 def _key(record: dict) -> tuple:

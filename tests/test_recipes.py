@@ -117,3 +117,27 @@ def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
     # keeping the photo's colours wins over starting from the painting's
     assert "init" not in preset.merge({"size": 512, "preserve_colors": "luminance"}, cpu)
     assert presets.default_preset("vgg16-hed") == "painterly" and presets.default_preset("vgg19") == "paper"
+
+
+@needs_feedforward
+def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "recipe_study.py"
+    spec = importlib.util.spec_from_file_location("recipe_study", path)
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    monkeypatch.setattr(study, "RESULTS", tmp_path / "results.jsonl")
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    study.add_preset_variants()
+    assert study.VARIANTS["painterly"][1](512)["scales"] == 2
+    study.run_variants(["painterly"], [("chelsea", "wave")], 48, "vgg16-hed")
+    study.run_variants(["painterly"], [("chelsea", "wave")], 48, "vgg16-hed")  # already there: skipped
+    records = study.load_results()
+    assert len(records) == 1
+    record = records[0]
+    assert record["variant"] == "painterly" and record["size"] == 48
+    assert 0 < record["style_distance"] < 2 and -1 <= record["layout"] <= 1 and record["paper_loss"] > 0
+    assert "painterly" in study.table(records)
+    assert study.grid(["painterly"], 48, [("chelsea", "wave")], tmp_path / "grid.jpg").is_file()
