@@ -174,7 +174,9 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
     parser.add_argument("--backbone", choices=BACKBONES,
                         help="network (default: vgg19 when its weights are cached or downloadable, "
                              "else the offline stand-in vgg16-hed)")
-    parser.add_argument("--init", choices=INITS, default="content", help="starting image (default: %(default)s)")
+    parser.add_argument("--init", choices=INITS,
+                        help="starting image: the photo, white noise (the paper), the painting, or the photo in the "
+                             "painting's colours (default: the preset's: content for paper, palette for painterly)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="(default: %(default)s)")
     parser.add_argument("--lr", type=_positive_float, help="learning rate (default: 1 for L-BFGS, 0.02 for Adam)")
     parser.add_argument("--precision", choices=("auto",) + PRECISIONS, default="auto",

@@ -141,3 +141,20 @@ def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
     assert 0 < record["style_distance"] < 2 and -1 <= record["layout"] <= 1 and record["paper_loss"] > 0
     assert "painterly" in study.table(records)
     assert study.grid(["painterly"], 48, [("chelsea", "wave")], tmp_path / "grid.jpg").is_file()
+
+
+def test_the_command_line_uses_the_presets_start_unless_told(tmp_path):
+    from helpers.__main__ import main
+    from helpers.images import read_metadata
+
+    out = tmp_path / "out.png"
+    assert main(["chelsea", "wave", "-o", str(out), "--size", "40", "--steps", "2", "--quiet",
+                 "--backbone", "vgg16-hed"]) == 0
+    import json
+
+    recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
+    assert recipe["preset"] == "painterly" and recipe["init"] == "palette"
+    assert main(["chelsea", "wave", "-o", str(out), "--size", "40", "--steps", "2", "--quiet",
+                 "--backbone", "vgg16-hed", "--preset", "paper"]) == 0
+    recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
+    assert recipe["preset"] == "paper" and recipe["init"] == "content" and recipe["scales"] == 1
