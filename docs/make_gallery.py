@@ -60,7 +60,7 @@ def make_gallery(photos, paintings, size: int, out: Path, backbone: str | None =
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", default="tubingen,chelsea,astronaut")
+    parser.add_argument("--photos", default="tubingen,chelsea")
     parser.add_argument("--paintings", default="starry_night,the_scream,wave")
     parser.add_argument("--size", type=int, default=None, help="long side (default: the device's, 256 on a CPU)")
     parser.add_argument("--backbone", default=None)
