@@ -211,6 +211,10 @@ def _connect(url: str, timeout: float, left: float):
             raise _Transient(message)
         raise DownloadError(f"{url}: {message}")
     reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, TimeoutError) and left <= timeout:
+        # the socket's timeout was the time left, so the deadline (not the per-read timeout) ran out;
+        # the socket and the join above race to notice it first, and both mean the same thing
+        raise _OutOfTime("no answer from the server")
     if isinstance(reason, (ConnectionResetError, ConnectionAbortedError, TimeoutError, http.client.HTTPException)):
         raise _Transient(f"{type(reason).__name__}: {reason}")
     if isinstance(error, (OSError, http.client.HTTPException, ValueError)):

@@ -54,6 +54,21 @@ def test_a_server_that_never_answers_is_given_up_at_the_deadline(served):
     assert not (served[2] / "out.png").exists()
 
 
+def test_a_socket_timeout_at_the_deadline_reads_as_the_deadline(served, monkeypatch):
+    """The socket's timeout is the time left, so it can fire a moment before the deadline's own check:
+    both mean the server did not answer in time, and both must say so (CI once saw the other message)."""
+    import urllib.error
+    import urllib.request
+
+    def times_out(request, timeout):
+        raise urllib.error.URLError(TimeoutError("timed out"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", times_out)
+    with pytest.raises(DownloadError, match=r"gave up after \d+\.\d s \(no answer from the server"):
+        download_file(f"{served[0]}/g.png", served[2] / "out.png", max_bytes=10**6, deadline=1.0)
+    assert not (served[2] / "out.png").exists()
+
+
 def test_a_stalled_download_is_given_up(served, monkeypatch):
     base, _, folder = served
     monkeypatch.setattr(download, "STALL_SECONDS", 0.5)
