@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 
 import helpers
 from helpers import gallery, measure, presets
-from helpers.images import load_image, resize_tensor, save_image, tensor_to_pil
+from helpers.images import load_image, save_image, tensor_to_pil
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "recipe_study.jsonl"
@@ -120,15 +120,9 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
                 warnings.simplefilter("ignore")
                 result = transfer.run(photo, painting, size=size, seed=0, progress=False, **run_options)
             seconds = time.perf_counter() - start
-            content = resize_tensor(load_image(photo), tuple(result.image.shape[-2:]))
-            style = load_image(painting, size)
-            with torch.no_grad():
-                targets = judge.targets(content, style)
-                paper_loss = judge.losses(result.image, *targets, content_weight=1.0,
-                                          style_weight=helpers.transfer.DEFAULT_STYLE_WEIGHT, tv_weight=0.0)
+            paper_loss = measure.paper_loss(result.image, photo, painting, judge)
             record = dict(variant=variant, photo=photo, painting=painting, size=size, backbone=net.name,
-                          seconds=round(seconds, 2), steps=len(result.history),
-                          paper_loss=round(paper_loss["total"].item(), 4),
+                          seconds=round(seconds, 2), steps=len(result.history), paper_loss=round(paper_loss, 4),
                           **{k: round(v, 4) for k, v in measure.score(result.image, painting, photo).items()})
             save_image(result.image, image_file(variant, photo, painting, size), quality=88)
             with open(RESULTS, "a") as out:

@@ -18,6 +18,17 @@ def test_layout_correlation_known_values():
     assert measure.layout_correlation(torch.full_like(photo, 0.5), photo) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_paper_loss_is_the_objective_the_optimisation_minimises(transfer):
+    # judged afresh, the best image of a run has the loss the run reported for it (Adam keeps the pixels
+    # in [0, 1], so the returned image is the one that was evaluated, not a clamped copy)
+    result = transfer.run("chelsea", "wave", size=48, steps=6, optimizer="adam", progress=False)
+    reported = result.losses["total"]
+    assert measure.paper_loss(result.image, "chelsea", "wave", transfer) == pytest.approx(reported, rel=2e-3)
+    # and the photo it started from scores worse than the result
+    photo = helpers.load_image("chelsea", 48)
+    assert measure.paper_loss(photo, "chelsea", "wave", transfer) > reported
+
+
 @needs_feedforward
 def test_style_distance_is_zero_at_the_painting_and_one_at_the_photo():
     assert measure.style_distance("tubingen", "starry_night", "tubingen") == pytest.approx(1.0)
