@@ -36,12 +36,19 @@ test: setup
 
 # Re-execute every notebook in place, in full mode, from a clean kernel (execution counts 1..N);
 # make notebooks NOTEBOOKS=notebooks/05_optimisation_loop.ipynb re-runs only that one.
+# Then drop the progress bars from stderr (committed, they show as pink error boxes; warnings stay),
+# print how long each notebook took (copy the times into notebooks/RUNTIMES.json), and rewrite the
+# navigation line under each title from RUNTIMES.json.
 notebooks: setup
 	for nb in $(NOTEBOOKS); do \
 		echo "== $$nb"; \
+		start=$$(date +%s); \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
 			--ExecutePreprocessor.shutdown_kernel=immediate "$$nb" || exit 1; \
+		echo "$$nb ran in $$(( $$(date +%s) - start )) s"; \
+		$(BIN)/python notebooks/strip_progress_bars.py "$$nb" || exit 1; \
 	done
+	$(BIN)/python notebooks/navigation.py
 
 benchmark: setup
 	$(BIN)/python benchmarks/benchmark.py
