@@ -177,7 +177,7 @@ FROM_A_RUN = {("08", "Exercise 1")}
 
 
 def test_notebook_digests_match_the_course_code(true_answers, capsys):
-    stored = _stored_checks()
+    stored = [check for check in _stored_checks() if check[0] <= "09"]  # later notebooks test their own
     assert {(nb, ex) for nb, ex, _, _ in stored} == set(true_answers) | FROM_A_RUN
     for notebook, exercise, digest, decimals in stored:
         if (notebook, exercise) in FROM_A_RUN:
