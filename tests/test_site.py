@@ -36,9 +36,9 @@ def _notebook(*markdown: str) -> str:
 
 
 def test_format_seconds():
-    assert build_site.format_seconds(40) == "about 40 s"
-    assert build_site.format_seconds(95) == "about 1.6 min"
-    assert build_site.format_seconds(1500) == "about 25 min"
+    assert build_site.format_seconds(40) == "under a minute"
+    assert build_site.format_seconds(95) == "about 2 min"
+    assert build_site.format_seconds(1500, measured=False) == "about 25 min (an estimate)"
 
 
 def test_runtimes_from_markdown_table():
@@ -55,23 +55,29 @@ def test_runtimes_from_markdown_table():
 
 
 def test_runtimes_from_json():
-    parsed = build_site.parse_runtimes_json(json.dumps(
-        {"runtimes": {"01_vgg19_layer_names.ipynb": 35, "02": "about 3 min", "03_x": {"cpu_s": 600}, "04": None}}))
-    assert parsed == {"01": "about 35 s", "02": "about 3 min", "03": "about 10 min"}
+    parsed = build_site.parse_runtimes_json(json.dumps({"_note": "text", "runtimes": {
+        "01_vgg19_layer_names.ipynb": 35, "02": "about 3 min", "03_x": {"cpu_s": 600},
+        "04_y": {"measured": False, "seconds": 300, "quick_seconds": None}, "05_z": None, "06_w": True}}))
+    assert parsed == {"01": "under a minute", "02": "about 3 min", "03": "about 10 min",
+                      "04": "about 5 min (an estimate)"}
 
 
-def test_runtimes_prefer_the_notebooks_folder(tmp_path):
-    (tmp_path / "docs" / "site").mkdir(parents=True)
+def test_runtimes_of_the_course_parse():
+    path = ROOT / "notebooks" / "RUNTIMES.json"
+    if not path.is_file():
+        pytest.skip("notebooks/RUNTIMES.json is not there")
+    parsed = build_site.parse_runtimes_json(path.read_text(encoding="utf-8"))
+    assert parsed, "no run time read from notebooks/RUNTIMES.json"
+    assert all("min" in text or "minute" in text for text in parsed.values())
+
+
+def test_runtimes_files(tmp_path):
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "docs" / "site" / "runtimes.json").write_text('{"runtimes": {"01": 1}}')
-    assert build_site.load_runtimes(tmp_path) == ({"01": "about 1 s"}, "docs/site/runtimes.json")
+    assert build_site.load_runtimes(tmp_path) == ({}, "")
     (tmp_path / "notebooks" / "RUNTIMES.md").write_text("| 01 | 2 min |\n")
     assert build_site.load_runtimes(tmp_path) == ({"01": "2 min"}, "notebooks/RUNTIMES.md")
-
-
-def test_the_placeholder_parses():
-    runtimes, _ = build_site.load_runtimes(ROOT)
-    assert isinstance(runtimes, dict)
+    (tmp_path / "notebooks" / "RUNTIMES.json").write_text('{"runtimes": {"01": 1}}')
+    assert build_site.load_runtimes(tmp_path) == ({"01": "under a minute"}, "notebooks/RUNTIMES.json")
 
 
 def test_local_links():
@@ -114,6 +120,16 @@ def test_banner_goes_under_the_title(conf):
     untitled = json.loads(conf.add_banner(_notebook("no title"), "x.ipynb"))
     assert "Download this notebook" in untitled["cells"][0]["source"]
     assert untitled["cells"][1]["source"] == "no title"
+
+
+def test_banner_leaves_the_run_time_to_the_notebooks_own_line(conf):
+    source = "# 03 · Gram\n\n**Course:** [← 02](02_a.ipynb) · runs in about 5 min on a 2-core CPU\n\nText."
+    lines = json.loads(conf.add_banner(_notebook(source), "03_gram_matrices.ipynb"))["cells"][0]["source"].split("\n")
+    assert lines[2].startswith("**Course:**")
+    assert lines[3] == ""
+    assert "Download this notebook" in lines[4]
+    assert "Run time" not in lines[4]
+    assert lines[5:] == ["", "Text."]
 
 
 def test_table_lists_every_notebook_of_the_course(conf):

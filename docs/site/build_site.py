@@ -12,8 +12,9 @@ notebooks are rendered from their committed outputs and never executed. Steps:
 3. Check every local link and image in the built HTML (files and ``#anchors``); links to other sites
    are not followed (no internet needed).
 
-Run times on a CPU come from ``notebooks/RUNTIMES.json`` or ``notebooks/RUNTIMES.md`` when they
-exist, otherwise from the placeholder ``docs/site/runtimes.json`` (see :func:`load_runtimes`).
+Run times on a CPU come from ``notebooks/RUNTIMES.json`` (or a ``notebooks/RUNTIMES.md`` table), the file
+that notebooks/navigation.py copies into the line under each notebook's title; a notebook missing
+there is shown as "not measured yet" (see :func:`load_runtimes`).
 """
 
 from __future__ import annotations
@@ -43,12 +44,11 @@ _TIME = re.compile(r"(?:\d+:\d\d(?::\d\d)?|\d+(?:\.\d+)?\s*(?:h|min|minutes?|s|s
 _NOTEBOOK_REF = re.compile(r"\b(\d\d)(?:_\w+)?(?:\.ipynb)?\b")
 
 
-def format_seconds(seconds: float) -> str:
-    """``95 -> 'about 1.5 min'``, ``40 -> 'about 40 s'``."""
-    if seconds < 90:
-        return f"about {max(1, round(seconds))} s"
-    minutes = seconds / 60
-    return f"about {minutes:.0f} min" if minutes >= 10 else f"about {minutes:.1f} min"
+def format_seconds(seconds: float, measured: bool = True) -> str:
+    """``40 -> 'under a minute'``, ``290 -> 'about 5 min'``; ``' (an estimate)'`` added when not measured
+    (the wording of the line that notebooks/navigation.py writes under each notebook's title)."""
+    text = "under a minute" if seconds < 60 else f"about {seconds / 60:.0f} min"
+    return text if measured else f"{text} (an estimate)"
 
 
 def _by_number(mapping: dict[str, str]) -> dict[str, str]:
@@ -61,8 +61,13 @@ def _by_number(mapping: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def parse_runtimes_json(text: str) -> dict[str, str]:
-    """``{"01_vgg19_layer_names": 95.2, "02": "3 min", ...}`` (or the same under a "runtimes" key)."""
+    """``{"01_vgg19_layer_names": 95.2, "02": "3 min", "03": {"seconds": 300, "measured": false}}``, or
+    the same under a ``"runtimes"`` key (the layout of notebooks/RUNTIMES.json)."""
     data = json.loads(text)
     if isinstance(data, dict) and isinstance(data.get("runtimes"), dict):
         data = data["runtimes"]
@@ -70,11 +75,14 @@ def parse_runtimes_json(text: str) -> dict[str, str]:
         raise ValueError("expected a JSON object mapping notebooks to run times")
     out = {}
     for key, value in data.items():
-        if isinstance(value, dict):  # {"seconds": 95} or {"cpu_s": 95, ...}: the first number
-            value = next((v for v in value.values() if isinstance(v, (int, float))), None)
-        if isinstance(value, bool) or value is None:
-            continue
-        out[key] = format_seconds(value) if isinstance(value, (int, float)) else str(value)
+        measured = True
+        if isinstance(value, dict):  # {"seconds": 95, "measured": false, ...}, or the first number in it
+            measured = value.get("measured", True) is not False
+            value = value.get("seconds", next((v for v in value.values() if _is_number(v)), None))
+        if _is_number(value):
+            out[key] = format_seconds(value, measured)
+        elif isinstance(value, str) and value:
+            out[key] = value
     return _by_number(out)
 
 
@@ -100,8 +108,7 @@ def parse_runtimes_markdown(text: str) -> dict[str, str]:
 def load_runtimes(root: Path = ROOT) -> tuple[dict[str, str], str]:
     """Run times on a CPU by notebook number, and the file they came from (relative to ``root``)."""
     for path, parse in ((root / "notebooks" / "RUNTIMES.json", parse_runtimes_json),
-                        (root / "notebooks" / "RUNTIMES.md", parse_runtimes_markdown),
-                        (root / "docs" / "site" / "runtimes.json", parse_runtimes_json)):
+                        (root / "notebooks" / "RUNTIMES.md", parse_runtimes_markdown)):
         if path.is_file():
             return parse(path.read_text(encoding="utf-8")), path.relative_to(root).as_posix()
     return {}, ""

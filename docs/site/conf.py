@@ -36,7 +36,7 @@ html_copy_source = True
 
 RUNTIMES, RUNTIMES_FROM = build_site.load_runtimes()
 TABLE_MARKER = "<!-- the notebooks table -->"
-RUNTIME_NOTE = ("one clean run in full mode on a 2-core CPU; quick mode (`NST_QUICK=1`) takes seconds"
+RUNTIME_NOTE = (f"top to bottom in full mode (what is committed) on a 2-core CPU, from `{RUNTIMES_FROM}`"
                 if RUNTIMES else "not measured yet")
 
 
@@ -63,25 +63,30 @@ def notebooks_table(srcdir: Path) -> str:
     return "\n".join(rows) + f"\n\nRun times: {RUNTIME_NOTE}."
 
 
-def banner(name: str) -> str:
-    return (f"*Run time on a CPU: {_runtime(name)}* · {{download}}`Download this notebook <{name}>` "
-            "and open it in JupyterLab (`make course`) to run it; the previous and next notebooks are "
-            "linked at the bottom of the page.")
+# notebooks/navigation.py writes a line starting with this under each title: the previous and next
+# notebooks and the run time. Where it is there, the banner adds only the download link.
+NAVIGATION_MARKER = "**Course:**"
+
+
+def banner(name: str, with_runtime: bool = True) -> str:
+    download = f"{{download}}`Download this notebook <{name}>` and open it in JupyterLab (`make course`) to run it."
+    return f"*Run time on a CPU: {_runtime(name)}* · {download}" if with_runtime else download
 
 
 def add_banner(notebook_json: str, name: str) -> str:
-    """The notebook with the run time and the download link inserted under its title."""
+    """The notebook with the download link (and the run time, unless the notebook states it) under its title."""
     nb = json.loads(notebook_json)
-    text = banner(name)
     for cell in nb.get("cells", []):
         if cell.get("cell_type") != "markdown":
             continue
         lines = "".join(cell.get("source", "")).split("\n")
         if lines and lines[0].startswith("# "):
-            cell["source"] = "\n".join([lines[0], "", text, *lines[1:]])
+            nav = next((i for i, line in enumerate(lines) if line.startswith(NAVIGATION_MARKER)), None)
+            at = 1 if nav is None else nav + 1  # under the title, or under the notebook's own line
+            cell["source"] = "\n".join([*lines[:at], "", banner(name, nav is None), *lines[at:]])
             return json.dumps(nb)
         break
-    nb.setdefault("cells", []).insert(0, {"cell_type": "markdown", "metadata": {}, "source": text})
+    nb.setdefault("cells", []).insert(0, {"cell_type": "markdown", "metadata": {}, "source": banner(name)})
     return json.dumps(nb)
 
 
