@@ -171,7 +171,7 @@ def test_the_picture_shows_photo_painting_result_and_curve(studio):
     studio.run()
     picture = studio.picture()
     assert [bool(ax.images) for ax in picture.axes] == [True, True, True, False]
-    assert len(picture.axes[3].lines) == 3 and len(picture.axes[3].lines[0].get_xdata()) == 2
+    assert len(picture.axes[3].lines) == 4 and len(picture.axes[3].lines[0].get_xdata()) == 2
     assert "32 px" in picture._suptitle.get_text()
 
 

@@ -1,0 +1,206 @@
+"""The course in a real browser: JupyterLab under headless Chromium, driven by Playwright.
+
+It starts JupyterLab on 127.0.0.1 only, with a token, in quick mode (NST_QUICK=1), on copies of the
+notebooks in a temporary folder (so nothing it runs is saved over the committed ones), then:
+- runs notebook 10 (the studio) top to bottom, clicks the panel's Run button, and checks that the live
+  image changes while it paints and that a final image (at a readable size) and "done" appear;
+- runs notebook 01 top to bottom and checks that every cell ran and none raised.
+Everything it starts (the server, its kernels, the browser) is stopped by its own process id.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``; or set NST_CHROMIUM to a Chromium binary) and
+the Python package ``playwright`` (``pip install -r requirements-browser.txt``; Playwright's own browser
+download is not used). Without either it is skipped and says which is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+# Generous limits: a busy 2-core CI machine is slow; only a hang should fail the test.
+SERVER_START_S = 180
+NOTEBOOK_RUN_S = 900
+STUDIO_RUN_S = 300
+
+
+def _chromium() -> str | None:
+    if os.environ.get("NST_CHROMIUM"):
+        return os.environ["NST_CHROMIUM"]
+    return next(filter(None, (shutil.which(name) for name in ("chromium", "chromium-browser"))), None)
+
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright: "
+                               "pip install -r requirements-browser.txt")
+if _chromium() is None:
+    pytest.skip("the browser test needs Chromium: apt-get install chromium (Debian/Ubuntu), or set NST_CHROMIUM "
+                "to a Chromium binary", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen, what: str) -> None:
+    """Stop a process we started, and anything it started (its own process group), by its id."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # JupyterLab shuts its kernels down on SIGTERM
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"{what} did not stop within 30 s of SIGTERM: killing it")
+    try:  # kernels left behind (the server was started in a new session: its group id is its pid)
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server in quick mode on copies of the notebooks; yields its base URL and token."""
+    home = tmp_path_factory.mktemp("lab")
+    course = home / "notebooks"
+    course.mkdir()
+    for name in ("01_vgg19_layer_names.ipynb", "10_studio.ipynb"):
+        shutil.copy(NOTEBOOKS / name, course / name)
+    token = os.urandom(16).hex()
+    port = _free_port()
+    env = {**os.environ, "NST_QUICK": "1", "NST_OUTPUT_DIR": str(home / "outputs"),
+           # Keep the user's Jupyter settings, workspaces and runtime files out of it, and it out of theirs.
+           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+               "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
+               "jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")  # containers and CI run as root
+    log = open(home / "server.log", "wb")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            assert server.poll() is None, f"JupyterLab exited: {(home / 'server.log').read_text()[-3000:]}"
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as answer:
+                    json.load(answer)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "JupyterLab did not answer within the limit"
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        _stop(server, "JupyterLab")
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=_chromium(), headless=True,
+            args=["--no-sandbox"] if os.geteuid() == 0 else [])  # Chromium's sandbox refuses to run as root
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            yield page
+        finally:
+            browser.close()
+
+
+def _open_and_run_all(page, lab, notebook: str) -> None:
+    """Open a notebook in JupyterLab, run every cell, and wait until the kernel is done."""
+    base, token = lab
+    page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=SERVER_START_S * 1000)
+    # Wait for the kernel to start before running (the toolbar shows its status).
+    page.wait_for_function("() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) "
+                           ".jp-Notebook-ExecutionIndicator[data-status=\"idle\"]') !== null",
+                           timeout=SERVER_START_S * 1000)
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    # Done when no cell is queued or running ([*]) and the kernel is idle again.
+    page.wait_for_function(
+        """() => {
+            const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
+            const idle = panel.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]') !== null;
+            return idle && prompts.length > 0 && !prompts.some(p => p.includes('*'));
+        }""", timeout=NOTEBOOK_RUN_S * 1000, polling=500)
+
+
+def _check_no_error_cell(page, notebook: str) -> None:
+    report = page.evaluate(
+        """() => {
+            const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const cells = [...panel.querySelectorAll('.jp-CodeCell')];
+            return cells.map((cell, i) => ({
+                index: i,
+                prompt: cell.querySelector('.jp-InputPrompt').textContent.trim(),
+                output: [...cell.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText).join('\\n'),
+            }));
+        }""")
+    unrun = [cell["index"] for cell in report if not any(ch.isdigit() for ch in cell["prompt"])]
+    errors = [(cell["index"], cell["output"][-800:]) for cell in report
+              if "Traceback (most recent call last)" in cell["output"]]
+    assert not errors, f"{notebook}: cells that raised: {errors}"
+    assert not unrun, f"{notebook}: code cells that did not run: {unrun}"
+
+
+# Records every new picture of an <img> (a content hash, read before the blob URL is revoked) and every
+# text of an element, from the moment it is installed.
+WATCH = """([imageSelector, textSelector]) => {
+    const image = document.querySelector(imageSelector), text = document.querySelector(textSelector);
+    window.nstImages = []; window.nstTexts = [text.innerText];
+    const record = src => fetch(src).then(r => r.arrayBuffer()).then(buffer => {
+        let hash = 2166136261;
+        for (const byte of new Uint8Array(buffer)) { hash = Math.imul(hash ^ byte, 16777619) >>> 0; }
+        window.nstImages.push(hash);
+    }).catch(() => window.nstImages.push('unreadable'));
+    new MutationObserver(() => record(image.src)).observe(image, {attributes: true, attributeFilter: ['src']});
+    new MutationObserver(() => window.nstTexts.push(text.innerText))
+        .observe(text, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_the_studio_paints_live_in_a_browser(page, lab):
+    _open_and_run_all(page, lab, "10_studio.ipynb")
+    _check_no_error_cell(page, "10_studio.ipynb")
+    run = page.locator("button.nst-studio-run")
+    assert run.count() == 1, "the studio panel (its Run button) is not on the page"
+    run.scroll_into_view_if_needed()
+    live, status = "img.nst-studio-live", ".nst-studio-status"
+    page.evaluate(WATCH, [live, status])
+    run.click()
+    page.wait_for_function("() => window.nstTexts.some(t => /^(running|step)/.test(t)) && "
+                           "/^done/.test(window.nstTexts[window.nstTexts.length - 1])",
+                           timeout=STUDIO_RUN_S * 1000, polling=200)
+    page.wait_for_function("() => !document.querySelector('button.nst-studio-run').disabled", timeout=30_000)
+    images = page.evaluate("() => window.nstImages")
+    texts = page.evaluate("() => window.nstTexts")
+    assert "unreadable" not in images, images
+    # The start, at least one step while painting, and the final image: at least three different pictures.
+    assert len(set(images)) >= 3, f"the live image did not change while painting: {images}, status {texts}"
+    assert any(text.startswith("step ") for text in texts), texts
+    width = page.evaluate(f"() => document.querySelector('{live}').getBoundingClientRect().width")
+    natural = page.evaluate(f"() => document.querySelector('{live}').naturalWidth")
+    assert width >= 256 and natural >= 256, (width, natural)  # a 48 px quick-mode result, shown readable
+
+
+def test_notebook_01_runs_without_an_error_in_a_browser(page, lab):
+    _open_and_run_all(page, lab, "01_vgg19_layer_names.ipynb")
+    _check_no_error_cell(page, "01_vgg19_layer_names.ipynb")
