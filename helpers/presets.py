@@ -1,9 +1,11 @@
-"""Named recipes: the paper's exact method, and the recipe measured to paint best on a backbone.
+"""Named recipes: the paper's exact method, the recipe measured to paint best on a backbone, and a quick one.
 
 A preset is a set of options for ``StyleTransfer`` and ``StyleTransfer.run``. ``stylize`` and the
 command line start from ``default_preset(backbone)``; every option given explicitly wins over it, and
-``preset="paper"`` (``--preset paper``) gives the paper's method, which the notebooks teach. How the
-presets were chosen, with the measurements: ``benchmarks/RECIPES.md``.
+``preset="paper"`` (``--preset paper``) gives the paper's method, which the notebooks teach;
+``preset="quick"`` a picture in seconds from the feed-forward network's start (notebook 11). How the
+presets were chosen, with the measurements: ``benchmarks/RECIPES.md`` (which paints best) and
+``benchmarks/RESULTS.md`` (time to a picture).
 """
 
 from __future__ import annotations
@@ -28,15 +30,27 @@ class Preset:
     # Steps per level, coarse to fine, by device type; missing: the device's default (settings.py).
     steps: dict = field(default_factory=dict)
     # Coarse to fine from about this long side: one level at or below it, one more per doubling above
-    # it. The first level gets the device's default steps, each finer level ``refine_steps``.
+    # it. The first level gets the device's default steps (or ``first_steps``), each finer level
+    # ``refine_steps`` or a third of the first level's, whichever is more.
     coarsest: int | None = None
     refine_steps: int = 50
+    # Steps at the first level by device type (missing: the device's default). A first level smaller
+    # than ``coarsest`` gets as many more as cost the same time (a step costs in proportion to the
+    # pixels), up to the device's default: a 256 px picture gets four times the steps of a 512 px one.
+    first_steps: dict = field(default_factory=dict)
 
     def schedule(self, size: int, device: torch.device) -> dict:
         """{"scales": ..., "steps": [...]} for a result of long side ``size`` (``coarsest`` presets only)."""
         scales = max(1, min(6, round(math.log2(size / self.coarsest)) + 1)) if self.coarsest else 1
-        first = settings.default_steps(device)
-        refine = min(self.refine_steps, first)  # quick mode: a few steps everywhere
+        default = settings.default_steps(device)
+        first = default
+        if device.type in self.first_steps and not settings.quick_mode():
+            first_side = size / 2 ** (scales - 1)
+            equal_time = self.first_steps[device.type] * max(1.0, (self.coarsest / first_side) ** 2)
+            first = min(default, math.ceil(equal_time))
+        # Each finer level: a third of the first level's steps, at least refine_steps (a GPU, with more
+        # steps at the first level, gets more at the finer ones too); quick mode: a few steps everywhere.
+        refine = min(max(self.refine_steps, first // 3), first)
         return {"scales": scales, "steps": [first] + [refine] * (scales - 1)}
 
     def merge(self, options: dict, device: torch.device) -> dict:
@@ -67,6 +81,10 @@ PRESETS = {p.name: p for p in [
     Preset("painterly", "the paper's objective, started from the photo recoloured to the painting's colours and "
                         "painted coarse to fine from about 256 px (the device's default steps there, 50 per "
                         "doubling above)", {"init": "palette"}, coarsest=256, refine_steps=50),
+    Preset("quick", "a picture in seconds: the feed-forward network's painting (Ghiasi et al. 2017, the optional "
+                    "extra) refined by the paper's objective for a few steps at full size (10 at 512 px on a CPU, "
+                    "more at smaller sizes; coarse to fine above 512 px)", {"init": "fast"}, coarsest=512,
+           refine_steps=10, first_steps={"cpu": 10, "mps": 40, "cuda": 150}),
 ]}
 # The preset each backbone uses by default: measured in benchmarks/RECIPES.md. On VGG19 (the paper's
 # network) the paper's method stays the default until a measurement says otherwise.

@@ -148,6 +148,23 @@ def test_fast_init_without_the_extra_says_what_to_install(transfer, monkeypatch)
         transfer.run("chelsea", "wave", size=32, steps=1, init="fast", progress=False)
 
 
+def test_quick_gives_every_size_about_the_same_time(monkeypatch):
+    monkeypatch.delenv("NST_QUICK", raising=False)
+    quick, cpu = presets.PRESETS["quick"], torch.device("cpu")
+    assert quick.schedule(512, cpu) == {"scales": 1, "steps": [10]}
+    assert quick.schedule(256, cpu) == {"scales": 1, "steps": [40]}  # a quarter of the pixels: 4x the steps
+    assert quick.schedule(64, cpu)["steps"] == [helpers.default_steps(cpu)]  # never above the default
+    assert quick.schedule(1024, cpu) == {"scales": 2, "steps": [10, 10]}  # coarse to fine above 512 px
+    merged = quick.merge({"size": 512}, cpu)
+    assert merged["init"] == "fast" and merged["steps"] == [10]
+
+
+def test_quick_in_quick_mode_is_a_few_steps(monkeypatch):
+    monkeypatch.setenv("NST_QUICK", "1")
+    schedule = presets.PRESETS["quick"].schedule(1024, torch.device("cpu"))
+    assert schedule["steps"] == [helpers.default_steps(torch.device("cpu"))] * 2
+
+
 def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
     monkeypatch.delenv("NST_QUICK", raising=False)
     preset, cpu = presets.PRESETS["painterly"], torch.device("cpu")
