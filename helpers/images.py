@@ -7,11 +7,8 @@ Each backbone converts that to its own input format itself (see ``backbones.py``
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from . import gallery
 from .download import DownloadError, download_file
+from .files import atomic_file
 
 # Refuse images that declare more pixels than this: a small file can declare a huge size
 # (a "decompression bomb") and exhaust memory when decoded. 100 MP is a 10000 x 10000 photo.
@@ -317,30 +315,6 @@ def resize_tensor(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
     return torch.nn.functional.interpolate(image, size=size, mode="bilinear", align_corners=False,
                                            antialias=True)
-
-
-def _umask() -> int:
-    """The process's umask (reading it means setting it: set it straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator:
-    """Open a temporary file beside ``path``; on success it is renamed to ``path`` (atomic on one file
-    system), on any error it is deleted. Either the whole new file is there, or the old one is."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            yield f
-        # mkstemp makes the file private (0600): give it the mode a plain open() would, the replaced
-        # file's own, or for a new file 0666 minus the umask (usually 0644)
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, quality: int = 95) -> Path:
