@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 from recipe_study import SUBSET  # noqa: E402  (the recipe study's pairs: one per painting)
 
 import helpers  # noqa: E402
-from helpers import measure  # noqa: E402
+from helpers import measure, presets  # noqa: E402
 from helpers.images import load_image, resize_tensor, save_image  # noqa: E402
 
 RESULTS = HERE / "time_to_picture.jsonl"
@@ -66,7 +66,20 @@ SCHEDULES = {
 SPECIAL = ("tutorial",)
 
 
-def tutorial_loop(backbone, photo, painting, size, snapshot, steps=300, style_weight=1e6, content_weight=1.0):
+def preset_schedule(name: str, size: int) -> dict:
+    """The run options of a preset (helpers/presets.py) at ``size`` on the CPU, as the CLI uses them."""
+    options = presets.split_options(presets.PRESETS[name].merge({"size": size}, torch.device("cpu")))[1]
+    return {k: v for k, v in options.items() if k != "size"}
+
+
+# The presets as schedules, under their own names: what stylize and the CLI run.
+SCHEDULES.update({f"preset_{name}": name for name in presets.PRESETS})
+
+
+TUTORIAL_STEPS = 300  # the tutorial's num_steps
+
+
+def tutorial_loop(backbone, photo, painting, size, snapshot, style_weight=1e6, content_weight=1.0):
     """The PyTorch tutorial's loop ("Neural Transfer Using PyTorch"), rebuilt from its text.
 
     Its choices, kept: content and style resized to the same size (it requires it); content from
@@ -109,7 +122,7 @@ def tutorial_loop(backbone, photo, painting, size, snapshot, steps=300, style_we
     image = content.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([image])
     run = [0]
-    while run[0] <= steps:
+    while run[0] <= TUTORIAL_STEPS:
         def closure():
             with torch.no_grad():
                 image.clamp_(0, 1)
@@ -149,8 +162,10 @@ def run_schedule(schedule, transfer, photo, painting, size, every, cap):
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            options = SCHEDULES[schedule]
+            options = preset_schedule(options, size) if isinstance(options, str) else options
             result = transfer.run(photo, painting, size=size, seed=0, progress=False, callback_every=1,
-                                  callback=lambda step, image, _: snapshot(step, image), **SCHEDULES[schedule])
+                                  callback=lambda step, image, _: snapshot(step, image), **options)
         image, step = result.image, len(result.history)
     snapshots.append((step, time.perf_counter() - start, image))
     return snapshots
@@ -196,8 +211,10 @@ def run_all(schedules, pairs, size, every, cap, precision) -> None:
             snapshots = run_schedule(schedule, transfer, photo, painting, size, every, cap)
             points = judge(judge_transfer, snapshots, photo, painting)
             save_image(snapshots[-1][2], image_file(schedule, photo, painting, size), quality=90)
+            options = SCHEDULES.get(schedule, schedule)
+            options = preset_schedule(options, size) if schedule.startswith("preset_") else options
             record = dict(schedule=schedule, photo=photo, painting=painting, size=size, precision=precision,
-                          cap=cap, options=SCHEDULES.get(schedule, schedule), final=points[-1], curve=points[:-1],
+                          cap=cap, options=options, final=points[-1], curve=points[:-1],
                           **info)
             with open(RESULTS, "a") as out:
                 out.write(json.dumps(record) + "\n")

@@ -216,3 +216,33 @@ def test_the_command_line_uses_the_presets_start_unless_told(tmp_path):
                  "--backbone", "vgg16-hed", "--preset", "paper"]) == 0
     recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
     assert recipe["preset"] == "paper" and recipe["init"] == "content" and recipe["scales"] == 1
+
+
+@needs_feedforward
+def test_the_time_to_picture_benchmark_records_curves(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location("time_to_picture", folder / "time_to_picture.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "time_to_picture", bench)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results.jsonl")
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    assert bench.preset_schedule("quick", 512) == {"init": "fast", "scales": 1, "steps": [helpers.default_steps(
+        torch.device("cpu")) if helpers.quick_mode() else 10]}
+    monkeypatch.setitem(bench.SCHEDULES, "tiny", dict(init="fast", steps=4))
+    monkeypatch.setattr(bench, "TUTORIAL_STEPS", 30)  # 300 as written: too long for a test
+    bench.run_all(["tiny", "tutorial"], [("chelsea", "wave")], size=48, every=2, cap=0, precision="fp32")
+    records = bench.load(bench.RESULTS)
+    assert [r["schedule"] for r in records] == ["tiny", "tutorial"]
+    tiny, tutorial = records
+    assert [p["step"] for p in tiny["curve"]] == [2, 4] and tiny["final"]["step"] == 4
+    assert all(p["paper_loss"] > 0 and 0 <= p["style_distance"] < 3 for p in tiny["curve"] + [tiny["final"]])
+    assert tiny["curve"][0]["seconds"] <= tiny["curve"][1]["seconds"] <= tiny["final"]["seconds"]
+    # the tutorial's loop checks its count between L-BFGS steps of up to 20 evaluations: 30 and a few more
+    assert 30 <= tutorial["final"]["step"] <= 55
+    assert "tiny" in bench.table(records) and bench.plot(records, tmp_path / "p.png", "chelsea", "wave").is_file()
