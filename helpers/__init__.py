@@ -5,11 +5,16 @@ One module per concept:
 - ``settings``  device choice, quick mode, default sizes and step counts
 - ``layers``    VGG layer names (conv4_2, relu4_2, pool4) and the feature extractor
 - ``backbones`` the pretrained networks (vgg19, vgg16, the offline vgg16-hed) and how one is chosen
+- ``files``     atomic writes and sha256 checks, written once
 - ``images``    load anything as an RGB tensor in [0, 1], save atomically, show grids
 - ``gallery``   named images: the bundled photos, paintings and generated styles, with credits
 - ``losses``    Gram matrix, content loss, style loss, total variation
 - ``color``     colour preservation: luminance-only transfer, colour histogram matching
-- ``transfer``  the Gatys optimisation loop (``stylize`` and ``StyleTransfer``)
+- ``transfer``  the Gatys optimisation loop (``stylize`` and ``StyleTransfer``), read top to bottom; its parts:
+  ``objective`` (targets once, one function per loss term), ``optimizers`` (one function each, by name),
+  ``color_preservation`` (a strategy with a before and an after), ``run_options`` (the validated options
+  and their defaults), ``run_inputs`` (the images read and checked), ``run_record`` (steps, best image,
+  ``StopReason``)
 - ``presets``   named recipes: the paper's method and the one measured to paint best per backbone
 - ``feedforward`` Ghiasi et al.'s feed-forward style network (optional extra), the course's peer
 - ``measure``   judges the optimisation does not see: style distance and layout kept

