@@ -2,7 +2,7 @@
 #   make course   set up once, then open the course in JupyterLab
 #   make test     set up once, then run every test: lint, pytest, and the notebooks under nbval (quick mode)
 # Other targets: make notebooks (re-run every notebook in place, full mode), make benchmark, make gallery,
-# make site (the rendered course in build/site/), make clean.
+# make site (the rendered course in build/site/), make browser (what the browser test needs), make clean.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -68,6 +68,19 @@ $(SITE_STAMP): $(STAMP) requirements-site.txt
 
 site: $(SITE_STAMP)
 	$(BIN)/python docs/site/build_site.py
+
+# The browser test's extras (tests/test_browser.py skips, saying why, without them): Debian's chromium
+# (installed with apt when run as root) and Playwright (requirements-browser.txt; it drives the system
+# chromium, so Playwright's own browser download is not needed). Best effort: on a machine without apt,
+# root or a package registry this prints why and succeeds, and the browser test skips.
+.PHONY: browser
+browser: setup
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "make browser: chromium could not be installed here (needs apt and root): the browser test will skip"
+	@$(BIN)/python -m pip install --quiet -r requirements-browser.txt || \
+		echo "make browser: playwright could not be installed: the browser test will skip"
 
 clean:
 	rm -rf $(VENV) .pytest_cache outputs

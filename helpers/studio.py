@@ -39,7 +39,8 @@ ALL_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu
 STYLE_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
 SIZE_STEP = 16  # sizes 32, 48, 64, ...
 # Slider ranges per device, (min, max, start): a start near the middle, and a maximum that still
-# finishes within minutes (a CPU step at 256 px costs about half a second, at 512 px two or more).
+# finishes within minutes (on a CPU, VGG19 in fp32 takes about 0.6 s a step at 256 px and 2.7 s at
+# 512 px: benchmarks/RESULTS.md).
 SIZE_RANGES = {"cpu": (32, 256, 128), "mps": (32, 768, 384), "cuda": (32, 1024, 512)}
 STEP_RANGES = {"cpu": (1, 300, 150), "mps": (1, 600, 300), "cuda": (1, 1000, 500)}
 STARTS = ("content", "palette", "noise", "style")  # init= of StyleTransfer.run ("fast" needs an extra)
