@@ -351,7 +351,9 @@ class Studio:
                                         for v in (self.content.value, self.style.value))
             path = settings.output_dir() / f"{stem}_{time.strftime('%Y%m%d-%H%M%S')}.png"
         self.saved = Path(self.result.save(path))
-        self.status.value = f"saved {self.saved} (the recipe is inside)"
+        # Not the full path in the default folder: a saved notebook keeps the status line (widget state).
+        where = "the outputs folder" if self.saved.parent == settings.output_dir() else str(self.saved.parent)
+        self.status.value = f"saved {self.saved.name} in {where} (the recipe is inside)"
         return self.saved
 
     def picture(self):

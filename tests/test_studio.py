@@ -107,7 +107,9 @@ def test_save_writes_the_png_with_its_recipe(studio, tmp_path):
     assert "chelsea" in studio.saved.name and "the-scream" in studio.saved.name
     stored = json.loads(read_metadata(studio.saved)["style-transfer-recipe"])
     assert stored == json.loads(json.dumps(result.recipe)) and stored["style_weight"] == 30
-    assert str(studio.saved) in studio.status.value
+    assert studio.status.value == f"saved {studio.saved.name} in the outputs folder (the recipe is inside)"
+    elsewhere = studio.save(tmp_path / "mine" / "picture.png")
+    assert elsewhere.is_file() and str(tmp_path / "mine") in studio.status.value
 
 
 def _upload(name, data):
