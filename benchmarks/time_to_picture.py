@@ -18,7 +18,7 @@ text: see ``tutorial_loop``).
 
     python benchmarks/time_to_picture.py --schedules single,c2f3x50,fast_256x20_512x6 --threads 2
     python benchmarks/time_to_picture.py --table
-    python benchmarks/time_to_picture.py --plot benchmarks/time_to_picture.png
+    python benchmarks/time_to_picture.py --plot benchmarks/time_to_picture.png --schedules single,c2f3x50
 """
 
 from __future__ import annotations
@@ -246,28 +246,31 @@ def table(records, threads=None) -> str:
     return "\n".join(lines)
 
 
-def plot(records, out: Path, photo="tubingen", painting="starry_night") -> Path:
+def plot(records, out: Path, photo="tubingen", painting="starry_night", schedules=None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = {r["schedule"]: r for r in records if r["photo"] == photo and r["painting"] == painting}
+    runs = {r["schedule"]: r for r in records if r["photo"] == photo and r["painting"] == painting
+            and (schedules is None or r["schedule"] in schedules)}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, r in runs.items():
         points = r["curve"] + [r["final"]]
         for ax, key in zip(axes, ("paper_loss", "style_distance")):
             if all(key in p for p in points):
                 ax.plot([p["seconds"] for p in points], [p[key] for p in points], marker=".", label=name)
-    for ax, label in zip(axes, ("loss of the paper's objective at the final size (lower is better)",
-                                "style distance, independent measure (lower is closer to the painting)")):
-        ax.set_xlabel(f"wall-clock seconds ({runs and next(iter(runs.values()))['threads']} threads)")
-        ax.set_ylabel(label, fontsize=8)
+    first = next(iter(runs.values()))
+    threads = f"{first['threads']} thread{'s' if first['threads'] > 1 else ''}"
+    for ax, label in zip(axes, ("paper's loss at the final size (lower is better)",
+                                "style distance (independent; lower: closer to the painting)")):
+        ax.set_xlabel(f"wall-clock seconds to the picture ({threads})")
+        ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
-    axes[1].legend(fontsize=7)
-    fig.suptitle(f"Time to a picture: {photo} x {painting}, {next(iter(runs.values()))['size']} px, "
-                 f"{next(iter(runs.values()))['cpu']}", fontsize=9)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"Time to a picture: {photo} x {painting} at {first['size']} px, {first['cpu']}, {first['precision']}",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     return out
@@ -275,8 +278,8 @@ def plot(records, out: Path, photo="tubingen", painting="starry_night") -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--schedules", default="single,c2f3x50,fast_256x20_512x6",
-                        help=f"comma-separated, from: {', '.join(list(SCHEDULES) + list(SPECIAL))}")
+    parser.add_argument("--schedules", help=f"comma-separated, from: {', '.join(list(SCHEDULES) + list(SPECIAL))} "
+                        "(default: single,c2f3x50,preset_quick; with --plot: the curves to draw, default all)")
     parser.add_argument("--pairs", default="tubingen:starry_night",
                         help="photo:painting,... or 'subset' (the recipe study's six pairs)")
     parser.add_argument("--size", type=int, default=512)
@@ -294,10 +297,10 @@ def main(argv=None) -> int:
         print(table(load()))
         return 0
     if args.plot:
-        print(plot(load(), args.plot))
+        print(plot(load(), args.plot, schedules=args.schedules.split(",") if args.schedules else None))
         return 0
     pairs = SUBSET if args.pairs == "subset" else [tuple(p.split(":")) for p in args.pairs.split(",")]
-    schedules = args.schedules.split(",")
+    schedules = (args.schedules or "single,c2f3x50,preset_quick").split(",")
     unknown = [s for s in schedules if s not in SCHEDULES and s not in SPECIAL]
     if unknown:
         parser.error(f"unknown schedules {unknown}: choose from {', '.join(list(SCHEDULES) + list(SPECIAL))}")
