@@ -246,14 +246,14 @@ def table(records, threads=None) -> str:
     return "\n".join(lines)
 
 
-def plot(records, out: Path, photo="tubingen", painting="starry_night", schedules=None) -> Path:
+def plot(records, out: Path, photo="tubingen", painting="starry_night", schedules=None, threads=None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     runs = {r["schedule"]: r for r in records if r["photo"] == photo and r["painting"] == painting
-            and (schedules is None or r["schedule"] in schedules)}
+            and (schedules is None or r["schedule"] in schedules) and (threads is None or r["threads"] == threads)}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, r in runs.items():
         points = r["curve"] + [r["final"]]
@@ -290,14 +290,15 @@ def main(argv=None) -> int:
     parser.add_argument("--table", action="store_true", help="print the medians so far and exit")
     parser.add_argument("--plot", type=Path, help="draw the curves of tubingen x starry_night into this file")
     args = parser.parse_args(argv)
-    if args.threads:
+    if args.threads and not (args.plot or args.table):  # with --plot: only the runs with this many threads
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.table:
         print(table(load()))
         return 0
     if args.plot:
-        print(plot(load(), args.plot, schedules=args.schedules.split(",") if args.schedules else None))
+        print(plot(load(), args.plot, schedules=args.schedules.split(",") if args.schedules else None,
+                   threads=args.threads))
         return 0
     pairs = SUBSET if args.pairs == "subset" else [tuple(p.split(":")) for p in args.pairs.split(",")]
     schedules = (args.schedules or "single,c2f3x50,preset_quick").split(",")
