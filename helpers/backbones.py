@@ -23,7 +23,6 @@ cached or downloadable > ``vgg16-hed``, and prints which and why.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import socket
@@ -36,6 +35,7 @@ import torch
 from torch import nn
 
 from .download import DownloadError, download_file
+from .files import sha256_of
 from .layers import layer_names, make_vgg_features
 
 BACKBONE_ENV = "NST_BACKBONE"
@@ -128,11 +128,7 @@ def _check_cached_file(path: Path) -> None:
     # torchvision checks the hash only while downloading; a truncated cache file would otherwise
     # load silently or fail deep inside torch.
     expected = path.stem.rsplit("-", 1)[1]
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if not digest.hexdigest().startswith(expected):
+    if not sha256_of(path).startswith(expected):
         raise BackboneError(f"the cached weights {path} are damaged (sha256 does not start with "
                             f"{expected}): delete the file and run again to download it afresh")
 

