@@ -108,11 +108,14 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
     done = {_key(r) for r in load_results()}
     net = helpers.load_backbone(backbone)
     judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, for paper_loss
+    setups = {}
     for variant in variants:
         transfer_options, run_options = VARIANTS[variant]
         run_options = run_options(size) if callable(run_options) else run_options
-        transfer = helpers.StyleTransfer(net, device="cpu", verbose=False, **transfer_options)
-        for photo, painting in pairs:
+        setups[variant] = helpers.StyleTransfer(net, device="cpu", verbose=False, **transfer_options), run_options
+    # Pair by pair, every variant on each: a study stopped early still compares the variants on the same pairs.
+    for photo, painting in pairs:
+        for variant, (transfer, run_options) in setups.items():
             if (variant, photo, painting, size) in done:
                 continue
             start = time.perf_counter()
