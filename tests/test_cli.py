@@ -152,6 +152,17 @@ def test_auto_precision_uses_bf16_only_where_the_cpu_has_it_and_says_so(tmp_path
     assert ("precision: bf16" in printed) == has_bf16
 
 
+def test_bf16_where_it_is_emulated_is_said_once(tmp_path, monkeypatch, capsys):
+    from helpers import __main__ as cli_module
+    from helpers import settings
+
+    monkeypatch.setattr(settings, "cpu_has_bf16", lambda: False)
+    code = cli_module.main(["chelsea", "swirls", "-o", str(tmp_path / "o.png"), "--size", "32", "--steps", "1",
+                            "--quiet", "--backbone", "vgg16-hed", "--device", "cpu", "--precision", "bf16"])
+    assert code == 0
+    assert capsys.readouterr().err.count("bf16 is emulated") == 1
+
+
 @pytest.mark.parametrize("suffix", [".webp", ".tif"])
 def test_other_output_formats(tmp_path, suffix):
     from PIL import Image
