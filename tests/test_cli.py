@@ -152,6 +152,17 @@ def test_auto_precision_uses_bf16_only_where_the_cpu_has_it_and_says_so(tmp_path
     assert ("precision: bf16" in printed) == has_bf16
 
 
+def test_bf16_where_it_is_emulated_is_said_once(tmp_path, monkeypatch, capsys):
+    from helpers import __main__ as cli_module
+    from helpers import settings
+
+    monkeypatch.setattr(settings, "cpu_has_bf16", lambda: False)
+    code = cli_module.main(["chelsea", "swirls", "-o", str(tmp_path / "o.png"), "--size", "32", "--steps", "1",
+                            "--quiet", "--backbone", "vgg16-hed", "--device", "cpu", "--precision", "bf16"])
+    assert code == 0
+    assert capsys.readouterr().err.count("bf16 is emulated") == 1
+
+
 @pytest.mark.parametrize("suffix", [".webp", ".tif"])
 def test_other_output_formats(tmp_path, suffix):
     from PIL import Image
@@ -211,10 +222,33 @@ def test_the_help_defaults_and_choices_are_the_librarys():
                "preserve_colors": color.PRESERVE_COLORS, "pooling": settings.POOLINGS,
                "precision": ("auto",) + settings.PRECISIONS}
     assert {name: tuple(actions[name].choices) for name in choices} == choices
-    help_text = build_parser().format_help()
+    help_text = " ".join(build_parser().format_help().split())
     for name in optimizers.OPTIMIZERS:
         assert f"{optimizers.default_lr(name):g} for {name}" in help_text
     assert f"{settings.FULL_SIZE['cpu']} on a CPU" in help_text
+
+
+def test_every_run_option_is_offered_with_the_fields_name_help_and_type():
+    """The command line's method options are built from RunOptions' fields: a field added there (with
+    its help) is an option here, and one marked Python-only is not."""
+    from dataclasses import fields
+
+    from helpers import run_options
+    from helpers.__main__ import PARSERS, build_parser
+
+    actions = {action.dest: action for action in build_parser()._actions}
+    offered = run_options.command_line_fields()
+    assert [f.name for f in fields(run_options.RunOptions) if f not in offered] == ["lbfgs_history"]
+    for option in offered:
+        action = actions[option.name]
+        assert action.help.startswith(option.metadata["help"])
+        assert action.type is PARSERS.get(option.metadata["parse"])
+        assert action.option_strings == [option.metadata["flag"] or "--" + option.name.replace("_", "-")]
+        assert ("the preset's" in action.help) == option.metadata["preset"]
+        assert (action.default is None) == (option.metadata["preset"] or option.default is None)
+    assert actions["scales"].option_strings == ["--multiscale"]  # the one renamed for the command line
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["a", "b", "--style-weight", "-1"])  # the field's parse: non-negative
 
 
 def test_a_coarse_level_that_converges_does_not_shrink_the_result(tmp_path, capsys):

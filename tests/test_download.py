@@ -86,6 +86,22 @@ def test_an_announced_size_above_the_cap_is_refused_before_reading(served):
     assert time.monotonic() - start < 5
 
 
+def test_a_downloaded_file_is_whole_with_the_usual_permissions(served, tmp_path):
+    """The file appears only when complete, and with the mode any program's file gets (0666 minus the
+    umask), not the temporary file's private 0600."""
+    import os
+    import stat
+
+    base, _, folder = served
+    target = tmp_path / "cache" / "g.png"
+    download_file(f"{base}/g.png", target, max_bytes=1_000_000, deadline=10.0)
+    assert target.read_bytes() == (folder / "g.png").read_bytes()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in target.parent.iterdir()] == ["g.png"]  # no temporary file left beside it
+
+
 def test_a_body_without_a_size_is_cut_off_at_the_cap(served, tmp_path):
     base, _, _ = served
     with pytest.raises(ImageLoadError) as info:
