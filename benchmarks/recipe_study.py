@@ -38,7 +38,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "recipe_study.jsonl"
 PHOTOS = gallery.PHOTOS
 PAINTINGS = gallery.PAINTINGS
-PANEL = [(photo, painting) for photo in PHOTOS for painting in PAINTINGS]
+# Every photo with every painting, in rounds of one pair per photo, each round with other paintings: a
+# study stopped after a few rounds still has every photo, and the paintings evenly.
+PANEL = [(photo, PAINTINGS[(p + r) % len(PAINTINGS)]) for r in range(len(PAINTINGS)) for p, photo in enumerate(PHOTOS)]
 # One pair per painting, each photo at least once: for quick screening and the 512 px runs.
 SUBSET = [("tubingen", "starry_night"), ("chelsea", "wave"), ("astronaut", "shipwreck"),
           ("coffee", "the_scream"), ("tubingen", "woman_with_hat"), ("chelsea", "udnie")]
@@ -157,6 +159,7 @@ def table(records: list[dict], baseline: str = "paper") -> str:
 
 def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path, tile: int = 200) -> Path:
     """content | painting | one column per variant, one row per pair, as a labelled JPEG."""
+    pairs = [pair for pair in pairs if all(image_file(v, *pair, size).exists() for v in variants)]  # run so far
     columns = ["photo", "painting"] + variants
     label_h = 18
     canvas = Image.new("RGB", (tile * len(columns), label_h + tile * len(pairs)), "white")
