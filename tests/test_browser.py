@@ -5,7 +5,9 @@ notebooks in a temporary folder (so nothing it runs is saved over the committed 
 - runs notebook 10 (the studio) top to bottom, clicks the panel's Run button, and checks that the live
   image changes while it paints and that a final image (at a readable size) and "done" appear;
 - runs notebook 01 top to bottom and checks that every cell ran and none raised.
-Everything it starts (the server, its kernels, the browser) is stopped by its own process id.
+Everything it starts (the server, its kernels, the browser) is stopped by its own process id. On a
+failure it saves a screenshot, the page's cells (prompt, model state, outputs), the browser console and
+the server log into the test's temporary folder and prints their paths.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; or set NST_CHROMIUM to a Chromium binary) and
 the Python package ``playwright`` (``pip install -r requirements-browser.txt``; Playwright's own browser
@@ -14,6 +16,7 @@ download is not used). Without either it is skipped and says which is missing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +27,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -75,9 +79,15 @@ def _stop(process: subprocess.Popen, what: str) -> None:
     process.wait(timeout=30)
 
 
+class Lab(NamedTuple):
+    base: str  # http://127.0.0.1:port
+    token: str
+    log: Path  # the server's stdout and stderr
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server in quick mode on copies of the notebooks; yields its base URL and token."""
+    """A JupyterLab server in quick mode on copies of the notebooks."""
     home = tmp_path_factory.mktemp("lab")
     course = home / "notebooks"
     course.mkdir()
@@ -92,7 +102,9 @@ def lab(tmp_path_factory):
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
                "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
-               "jupyterlab.NeverCheckForUpdate"]
+               "jupyterlab.NeverCheckForUpdate",
+               # window.jupyterapp: the kernel's and the cells' state, read by the checks and the failure report
+               "--LabApp.expose_app_in_browser=True"]
     if os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI run as root
     log = open(home / "server.log", "wb")
@@ -109,20 +121,34 @@ def lab(tmp_path_factory):
             except OSError:
                 assert time.monotonic() < deadline, "JupyterLab did not answer within the limit"
                 time.sleep(0.5)
-        yield base, token
+        yield Lab(base, token, home / "server.log")
     finally:
         _stop(server, "JupyterLab")
         log.close()
 
 
+# The browser's console, uncaught page errors and the test's own steps, with the seconds since the browser
+# started: saved on a failure.
+CONSOLE: list[str] = []
+_T0 = [time.monotonic()]
+
+
+def _log(what: str) -> None:
+    CONSOLE.append(f"{time.monotonic() - _T0[0]:8.1f} s {what}")
+
+
 @pytest.fixture(scope="module")
 def page(lab):
+    CONSOLE.clear()
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=_chromium(), headless=True,
             args=["--no-sandbox"] if os.geteuid() == 0 else [])  # Chromium's sandbox refuses to run as root
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            _T0[0] = time.monotonic()
+            page.on("console", lambda message: _log(f"console {message.type}: {message.text}"))
+            page.on("pageerror", lambda error: _log(f"page error: {error}"))
             yield page
         finally:
             browser.close()
@@ -130,13 +156,14 @@ def page(lab):
 
 def _open_and_run_all(page, lab, notebook: str) -> None:
     """Open a notebook in JupyterLab, run every cell, and wait until the kernel is done."""
-    base, token = lab
-    page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
+    _log(f"test: opening {notebook}")
+    page.goto(f"{lab.base}/lab/tree/{notebook}?reset&token={lab.token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=SERVER_START_S * 1000)
     # Wait for the kernel to start before running (the toolbar shows its status).
     page.wait_for_function("() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) "
                            ".jp-Notebook-ExecutionIndicator[data-status=\"idle\"]') !== null",
                            timeout=SERVER_START_S * 1000)
+    _log(f"test: the toolbar says idle; the kernel: {page.evaluate(KERNEL_STATE)}")
     _run_all_and_wait(page)
     # Under heavy load the first execution request can be lost while the kernel is still starting (a clean
     # clone's CI run once left cell 0 unrun with every later cell run): run the unrun cells once more. A
@@ -152,6 +179,7 @@ def _unrun_cells(page) -> list[int]:
 
 
 def _run_all_and_wait(page) -> None:
+    _log("test: Run All Cells")
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
     # Done when no cell is queued or running ([*]) and the kernel is idle again.
@@ -162,6 +190,7 @@ def _run_all_and_wait(page) -> None:
             const idle = panel.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]') !== null;
             return idle && prompts.length > 0 && !prompts.some(p => p.includes('*'));
         }""", timeout=NOTEBOOK_RUN_S * 1000, polling=500)
+    _log("test: no cell queued or running, kernel idle")
 
 
 def _check_no_error_cell(page, notebook: str) -> None:
@@ -182,6 +211,60 @@ def _check_no_error_cell(page, notebook: str) -> None:
     assert not unrun, f"{notebook}: code cells that did not run: {unrun}"
 
 
+# The current notebook's kernel as JupyterLab's session sees it (window.jupyterapp).
+KERNEL_STATE = """() => {
+    const context = window.jupyterapp?.shell.currentWidget?.sessionContext, kernel = context?.session?.kernel;
+    return context ? {displayStatus: context.kernelDisplayStatus, isReady: context.isReady, id: kernel?.id ?? null,
+                      status: kernel?.status ?? null, connection: kernel?.connectionStatus ?? null} : null;
+}"""
+# What the page shows and what JupyterLab's models hold, cell by cell, for a failure report.
+PAGE_STATE = """() => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    const dom = panel ? [...panel.querySelectorAll('.jp-CodeCell')].map(cell => ({
+        prompt: cell.querySelector('.jp-InputPrompt')?.textContent ?? null,
+        outputs: [...cell.querySelectorAll('.jp-OutputArea-output')].map(o =>
+            `${o.dataset.mimeType ?? '?'}: ${o.innerText.slice(0, 300)}`),
+    })) : null;
+    const widget = window.jupyterapp?.shell.currentWidget;
+    const cells = widget?.content?.widgets?.filter(cell => cell.model.type === 'code').map(cell => ({
+        executionCount: cell.model.executionCount, executionState: cell.model.executionState,
+        placeholder: cell.isPlaceholder?.(), attached: cell.isAttached,
+        outputs: cell.model.outputs.toJSON().map(o => o.output_type + ' ' + Object.keys(o.data ?? {}).join(',')),
+    }));
+    return {
+        url: location.href, title: document.title, dom, cells,
+        windowingMode: widget?.content?.notebookConfig?.windowingMode,
+        kernel: (KERNEL_STATE)(),
+        indicator: panel?.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status ?? null,
+        dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 500)),
+        notifications: [...document.querySelectorAll('.jp-toast-message, .Toastify__toast')].map(t => t.innerText),
+    };
+}""".replace("(KERNEL_STATE)", f"({KERNEL_STATE})")
+
+
+@contextlib.contextmanager
+def _report_failure(page, lab: Lab, folder: Path):
+    """On a failure, save what explains it into ``folder`` and print where: a screenshot, the page's and the
+    models' state cell by cell, the browser console and a copy of the server log."""
+    try:
+        yield
+        print("timeline:", *(line for line in CONSOLE if " s test: " in line), sep="\n")
+    except BaseException:
+        saved = []
+        with contextlib.suppress(Exception):
+            page.screenshot(path=folder / "page.png", full_page=True, timeout=30_000)
+            saved.append(folder / "page.png")
+        with contextlib.suppress(Exception):
+            (folder / "page_state.json").write_text(json.dumps(page.evaluate(PAGE_STATE), indent=1))
+            saved.append(folder / "page_state.json")
+        (folder / "console.txt").write_text("\n".join(CONSOLE) + "\n")
+        shutil.copy(lab.log, folder / "server.log")
+        saved += [folder / "console.txt", folder / "server.log"]
+        print("the browser test failed; what the page, the browser and the server showed:",
+              *(f"  {path}" for path in saved), sep="\n")
+        raise
+
+
 # Records every new picture of an <img> (a content hash, read before the blob URL is revoked) and every
 # text of an element, from the moment it is installed.
 WATCH = """([imageSelector, textSelector]) => {
@@ -198,7 +281,12 @@ WATCH = """([imageSelector, textSelector]) => {
 }"""
 
 
-def test_the_studio_paints_live_in_a_browser(page, lab):
+def test_the_studio_paints_live_in_a_browser(page, lab, tmp_path):
+    with _report_failure(page, lab, tmp_path):
+        _studio_paints_live(page, lab)
+
+
+def _studio_paints_live(page, lab):
     _open_and_run_all(page, lab, "10_studio.ipynb")
     _check_no_error_cell(page, "10_studio.ipynb")
     run = page.locator("button.nst-studio-run")
@@ -222,6 +310,7 @@ def test_the_studio_paints_live_in_a_browser(page, lab):
     assert width >= 256 and natural >= 256, (width, natural)  # a 48 px quick-mode result, shown readable
 
 
-def test_notebook_01_runs_without_an_error_in_a_browser(page, lab):
-    _open_and_run_all(page, lab, "01_vgg19_layer_names.ipynb")
-    _check_no_error_cell(page, "01_vgg19_layer_names.ipynb")
+def test_notebook_01_runs_without_an_error_in_a_browser(page, lab, tmp_path):
+    with _report_failure(page, lab, tmp_path):
+        _open_and_run_all(page, lab, "01_vgg19_layer_names.ipynb")
+        _check_no_error_cell(page, "01_vgg19_layer_names.ipynb")
