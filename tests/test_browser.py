@@ -1,7 +1,9 @@
 """The course in a real browser: JupyterLab under headless Chromium, driven by Playwright.
 
 It starts JupyterLab on 127.0.0.1 only, with a token, in quick mode (NST_QUICK=1), on copies of the
-notebooks in a temporary folder (so nothing it runs is saved over the committed ones), then:
+notebooks in a temporary folder (so nothing it runs is saved over the committed ones) with their outputs,
+execution counts and saved widget state removed (so a prompt number, an output or a panel on the page can
+only come from this run), with every cell attached to the page (no lazy rendering), then:
 - runs notebook 10 (the studio) top to bottom, clicks the panel's Run button, and checks that the live
   image changes while it paints and that a final image (at a readable size) and "done" appear;
 - runs notebook 01 top to bottom and checks that every cell ran and none raised.
@@ -83,6 +85,19 @@ class Lab(NamedTuple):
     base: str  # http://127.0.0.1:port
     token: str
     log: Path  # the server's stdout and stderr
+    notebooks: Path  # the folder it serves
+
+
+def _fresh_copy(source: Path, target: Path) -> None:
+    """Copy a notebook without its outputs, execution counts and saved widget state. The committed notebooks
+    carry all three (notebook 10 even a saved, dead copy of the studio panel, Run button included, which
+    JupyterLab draws from the notebook's metadata), so on a copy a cell that never ran would look as if it had."""
+    notebook = json.loads(source.read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    notebook["metadata"].pop("widgets", None)
+    target.write_text(json.dumps(notebook, indent=1))
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +107,19 @@ def lab(tmp_path_factory):
     course = home / "notebooks"
     course.mkdir()
     for name in ("01_vgg19_layer_names.ipynb", "10_studio.ipynb"):
-        shutil.copy(NOTEBOOKS / name, course / name)
+        _fresh_copy(NOTEBOOKS / name, course / name)
+    settings = {
+        # Every cell attached to the page and drawn at once. By default (windowingMode "contentVisibility")
+        # JupyterLab 4 inserts the cells in batches when the browser is idle, which a busy machine delays:
+        # the page then has fewer cells than the notebook, and a widget's output is drawn once its cell is.
+        "notebook-extension/tracker": {"windowingMode": "none"},
+        # No "get notified about Jupyter news?" toast over the page.
+        "apputils-extension/notification": {"fetchNews": "false"},
+    }
+    for name, values in settings.items():
+        path = home / "settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     token = os.urandom(16).hex()
     port = _free_port()
     env = {**os.environ, "NST_QUICK": "1", "NST_OUTPUT_DIR": str(home / "outputs"),
@@ -121,7 +148,7 @@ def lab(tmp_path_factory):
             except OSError:
                 assert time.monotonic() < deadline, "JupyterLab did not answer within the limit"
                 time.sleep(0.5)
-        yield Lab(base, token, home / "server.log")
+        yield Lab(base, token, home / "server.log", course)
     finally:
         _stop(server, "JupyterLab")
         log.close()
@@ -154,42 +181,39 @@ def page(lab):
             browser.close()
 
 
+# The current notebook's kernel is started, connected, and idle. Not the toolbar's indicator: it says "idle"
+# from the moment the notebook opens, before the kernel exists, and Run All Cells then silently runs nothing
+# (JupyterLab clears each cell when its session has no kernel yet).
+KERNEL_READY = """() => {
+    const context = window.jupyterapp?.shell.currentWidget?.sessionContext, kernel = context?.session?.kernel;
+    return Boolean(context?.isReady && kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle');
+}"""
+CODE_PROMPTS = """() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"""
+
+
 def _open_and_run_all(page, lab, notebook: str) -> None:
-    """Open a notebook in JupyterLab, run every cell, and wait until the kernel is done."""
+    """Open a notebook in JupyterLab, wait for its kernel, run every cell, and wait until the kernel is done."""
+    cells = json.loads((lab.notebooks / notebook).read_text())["cells"]
+    code_cells = sum(cell["cell_type"] == "code" for cell in cells)
     _log(f"test: opening {notebook}")
     page.goto(f"{lab.base}/lab/tree/{notebook}?reset&token={lab.token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=SERVER_START_S * 1000)
-    # Wait for the kernel to start before running (the toolbar shows its status).
-    page.wait_for_function("() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) "
-                           ".jp-Notebook-ExecutionIndicator[data-status=\"idle\"]') !== null",
-                           timeout=SERVER_START_S * 1000)
-    _log(f"test: the toolbar says idle; the kernel: {page.evaluate(KERNEL_STATE)}")
-    _run_all_and_wait(page)
-    # Under heavy load the first execution request can be lost while the kernel is still starting (a clean
-    # clone's CI run once left cell 0 unrun with every later cell run): run the unrun cells once more. A
-    # cell that raises, or one that never runs, still fails the checks below.
-    if _unrun_cells(page):
-        _run_all_and_wait(page)
-
-
-def _unrun_cells(page) -> list[int]:
-    prompts = page.evaluate("""() => [...document.querySelectorAll(
-        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)""")
-    return [i for i, prompt in enumerate(prompts) if not any(ch.isdigit() for ch in prompt)]
-
-
-def _run_all_and_wait(page) -> None:
+    page.wait_for_function(f"() => ({CODE_PROMPTS})().length === {code_cells}", timeout=SERVER_START_S * 1000)
+    windowing = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.notebookConfig.windowingMode")
+    assert windowing == "none", f"the test's JupyterLab setting windowingMode 'none' was not applied: {windowing}"
+    _log(f"test: every code cell on the page; the kernel: {page.evaluate(KERNEL_STATE)}")
+    page.wait_for_function(KERNEL_READY, timeout=SERVER_START_S * 1000, polling=250)
+    page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.info; }")
+    _log(f"test: kernel ready: {page.evaluate(KERNEL_STATE)}")
     _log("test: Run All Cells")
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
     # Done when no cell is queued or running ([*]) and the kernel is idle again.
     page.wait_for_function(
-        """() => {
-            const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-            const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
-            const idle = panel.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]') !== null;
-            return idle && prompts.length > 0 && !prompts.some(p => p.includes('*'));
-        }""", timeout=NOTEBOOK_RUN_S * 1000, polling=500)
+        f"""() => {{
+            const prompts = ({CODE_PROMPTS})();
+            return ({KERNEL_READY})() && prompts.length === {code_cells} && !prompts.some(p => p.includes('*'));
+        }}""", timeout=NOTEBOOK_RUN_S * 1000, polling=500)
     _log("test: no cell queued or running, kernel idle")
 
 
@@ -290,8 +314,14 @@ def _studio_paints_live(page, lab):
     _open_and_run_all(page, lab, "10_studio.ipynb")
     _check_no_error_cell(page, "10_studio.ipynb")
     run = page.locator("button.nst-studio-run")
-    assert run.count() == 1, "the studio panel (its Run button) is not on the page"
+    # The widget manager draws the panel after the cell's output arrives, asynchronously: wait for it.
+    try:
+        page.wait_for_function("() => document.querySelectorAll('button.nst-studio-run').length > 0", timeout=120_000)
+    except sync_api.TimeoutError:
+        pass  # the assertion below says what is missing
+    assert run.count() == 1, f"the studio panel (its Run button) is not on the page: {run.count()} Run buttons"
     run.scroll_into_view_if_needed()
+    _log("test: the studio panel is on the page")
     live, status = "img.nst-studio-live", ".nst-studio-status"
     page.evaluate(WATCH, [live, status])
     run.click()
@@ -299,6 +329,7 @@ def _studio_paints_live(page, lab):
                            "/^done/.test(window.nstTexts[window.nstTexts.length - 1])",
                            timeout=STUDIO_RUN_S * 1000, polling=200)
     page.wait_for_function("() => !document.querySelector('button.nst-studio-run').disabled", timeout=30_000)
+    _log("test: the studio painted and said done")
     images = page.evaluate("() => window.nstImages")
     texts = page.evaluate("() => window.nstTexts")
     assert "unreadable" not in images, images
