@@ -162,9 +162,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     for option in run_options.command_line_fields():
         meta = option.metadata
         flag = meta["flag"] or "--" + option.name.replace("_", "-")
-        preset_or_device = meta["preset"] or option.default is None
         group.add_argument(flag, dest=option.name, type=PARSERS.get(meta["parse"]), choices=meta["choices"],
-                           metavar=meta["metavar"], default=None if preset_or_device else option.default,
+                           metavar=meta["metavar"], default=None if meta["preset"] else option.default,
                            help=f"{meta['help']} (default: {run_options.describe_default(option)})")
 
 

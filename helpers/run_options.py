@@ -73,10 +73,13 @@ class RunOptions:
                 "first", choices=color.PRESERVE_COLORS)
 
     def __post_init__(self):
-        if self.optimizer not in optimizers.OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {tuple(optimizers.OPTIMIZERS)}, not {self.optimizer!r}")
-        if isinstance(self.init, str) and self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS} or an image tensor, not {self.init!r}")
+        for option in fields(self):  # the choices the command line offers are the ones accepted here
+            choices, value = option.metadata["choices"], getattr(self, option.name)
+            if option.name == "init" and isinstance(value, torch.Tensor):  # a start image given from Python
+                continue
+            if choices and value not in choices:
+                also = " or an image tensor" if option.name == "init" else ""
+                raise ValueError(f"{option.name} must be one of {tuple(choices)}{also}, not {value!r}")
         if self.steps is not None:
             counts = self._per_level(self.steps)
             if len(counts) != self.scales or any(not isinstance(n, int) or n < 1 for n in counts):
@@ -84,8 +87,6 @@ class RunOptions:
                                  f"({self.scales} scale{'s' * (self.scales != 1)}), not {self.steps}")
         if not 1 <= self.scales <= MAX_SCALES:
             raise ValueError(f"scales must be between 1 and {MAX_SCALES}, not {self.scales}")
-        if self.preserve_colors not in color.PRESERVE_COLORS:
-            raise ValueError(f"preserve_colors must be one of {color.PRESERVE_COLORS}, not {self.preserve_colors!r}")
         if self.lr is not None and not 0 < self.lr < math.inf:  # 0 would be taken for "the default", silently
             raise ValueError(f"lr (the learning rate) must be a number above 0, not {self.lr}; None gives the "
                              "optimizer's default")
