@@ -11,6 +11,7 @@ One JSON line per run goes to RESULTS (runs already there are skipped, so the st
 and each result is kept as a small JPEG for the grids (``--grid``).
 
     python benchmarks/recipe_study.py --size 256 --variants paper,c2f3 --pairs panel
+    python benchmarks/recipe_study.py --size 512 --pairs panel --variants paper,painterly --shard 1/2  # and 2/2 beside it
     python benchmarks/recipe_study.py --table            # medians per variant and size
     python benchmarks/recipe_study.py --grid paper,painterly --size 256 --out grid.jpg
 
@@ -69,6 +70,22 @@ VARIANTS = {
     "paper_sw100": ({}, dict(steps=150, style_weight=100)),
     "paper_palette": ({}, dict(steps=150, init="palette")),
     # Coarse to fine from 256 px: the paper's 150 steps at 256 px, then 50 per doubling.
+    # The palette start (= painterly at 256 px) with one more change each: the screening after the panel.
+    "palette_sw30": ({}, dict(steps=150, init="palette", style_weight=30)),
+    "palette_sw100": ({}, dict(steps=150, init="palette", style_weight=100)),
+    "palette_deepweights": (dict(style_layer_weights=(0.1, 0.1, 0.2, 0.3, 0.3)), dict(steps=150, init="palette")),
+    "palette_shallowweights": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1)), dict(steps=150, init="palette")),
+    "palette_max": (dict(pooling="max"), dict(steps=150, init="palette")),
+    "palette_steps300": ({}, dict(steps=300, init="palette")),
+    "palette_relu5_2": (dict(content_layers=("relu5_2",)), dict(steps=150, init="palette")),
+    "palette_c2f2": ({}, dict(scales=2, steps=(150, 100), init="palette")),  # 128 then 256 px, about equal time
+    "style_init": ({}, dict(steps=150, init="style")),  # from the painting itself
+    # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
+    "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
+                        dict(steps=150, init="palette", style_weight=30)),
+    "palette_combo100": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
+                         dict(steps=150, init="palette", style_weight=100)),
+    "palette_scale0.7": ({}, dict(steps=150, init="palette", style_scale=0.7)),
     "from256": ({}, lambda size: presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu"))),
     "from256_palette": ({}, lambda size: dict(init="palette", **presets.Preset("x", "", coarsest=256).schedule(
         size, torch.device("cpu")))),
@@ -179,12 +196,26 @@ def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path
     return out
 
 
+def select_shard(pairs: list, spec: str) -> list:
+    """The K-th of N shards ("K/N"): every N-th pair from the K-th, so two processes split a panel in
+    rounds and each still covers every photo."""
+    try:
+        shard, shards = (int(part) for part in spec.split("/"))
+    except ValueError:
+        shard = shards = 0
+    if not 1 <= shard <= shards:
+        raise ValueError(f"--shard {spec!r}: give K/N with 1 <= K <= N, for example 1/2")
+    return pairs[shard - 1::shards]
+
+
 def main(argv: list[str] | None = None) -> int:
     add_preset_variants()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="paper", help=f"comma-separated, from: {', '.join(VARIANTS)}")
     parser.add_argument("--pairs", choices=("panel", "subset", "screen", "three"), default="subset",
                         help="panel: 4 photos x 6 paintings; subset: one pair per painting; screen: its first 4")
+    parser.add_argument("--shard", default="1/1", metavar="K/N",
+                        help="run only every N-th pair from the K-th (1/2 and 2/2 split the pairs between two processes)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--backbone", default="vgg16-hed")
     parser.add_argument("--threads", type=int, help="torch threads (1 keeps timings steady on a busy machine)")
@@ -195,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     pairs = {"panel": PANEL, "subset": SUBSET, "screen": SUBSET[:4], "three": SUBSET[:3]}[args.pairs]
+    try:
+        pairs = select_shard(pairs, args.shard)
+    except ValueError as error:
+        parser.error(str(error))
     if args.table:
         print(table(load_results()))
         return 0

@@ -177,8 +177,8 @@ def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
     assert presets.default_preset("vgg16-hed") == "painterly" and presets.default_preset("vgg19") == "paper"
 
 
-@needs_feedforward
-def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
+def _load_recipe_study():
+    """benchmarks/recipe_study.py as a module (benchmarks/ is not a package)."""
     import importlib.util
     from pathlib import Path
 
@@ -186,6 +186,12 @@ def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("recipe_study", path)
     study = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
+    return study
+
+
+@needs_feedforward
+def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
+    study = _load_recipe_study()
     monkeypatch.setattr(study, "RESULTS", tmp_path / "results.jsonl")
     monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
     study.add_preset_variants()
@@ -199,6 +205,17 @@ def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
     assert 0 < record["style_distance"] < 2 and -1 <= record["layout"] <= 1 and record["paper_loss"] > 0
     assert "painterly" in study.table(records)
     assert study.grid(["painterly"], 48, [("chelsea", "wave")], tmp_path / "grid.jpg").is_file()
+
+
+def test_the_recipe_study_splits_the_panel_into_shards():
+    study = _load_recipe_study()
+    first, second = study.select_shard(study.PANEL, "1/2"), study.select_shard(study.PANEL, "2/2")
+    assert sorted(first + second) == sorted(study.PANEL) and not set(first) & set(second)
+    assert {photo for photo, _ in first[:2]} | {photo for photo, _ in second[:2]} == set(study.PHOTOS)
+    assert study.select_shard(study.PANEL, "1/1") == study.PANEL
+    for bad in ("3/2", "0/2", "2", "a/b", "1/0"):
+        with pytest.raises(ValueError, match="K/N"):
+            study.select_shard(study.PANEL, bad)
 
 
 def test_the_command_line_uses_the_presets_start_unless_told(tmp_path):
