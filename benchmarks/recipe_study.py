@@ -76,7 +76,6 @@ VARIANTS = {
     "palette_deepweights": (dict(style_layer_weights=(0.1, 0.1, 0.2, 0.3, 0.3)), dict(steps=150, init="palette")),
     "palette_shallowweights": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1)), dict(steps=150, init="palette")),
     "palette_max": (dict(pooling="max"), dict(steps=150, init="palette")),
-    "palette_steps300": ({}, dict(steps=300, init="palette")),
     "palette_relu5_2": (dict(content_layers=("relu5_2",)), dict(steps=150, init="palette")),
     "palette_c2f2": ({}, dict(scales=2, steps=(150, 100), init="palette")),  # 128 then 256 px, about equal time
     "style_init": ({}, dict(steps=150, init="style")),  # from the painting itself
@@ -85,7 +84,6 @@ VARIANTS = {
                         dict(steps=150, init="palette", style_weight=30)),
     "palette_combo100": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                          dict(steps=150, init="palette", style_weight=100)),
-    "palette_scale0.7": ({}, dict(steps=150, init="palette", style_scale=0.7)),
     "from256": ({}, lambda size: presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu"))),
     "from256_palette": ({}, lambda size: dict(init="palette", **presets.Preset("x", "", coarsest=256).schedule(
         size, torch.device("cpu")))),
