@@ -195,15 +195,18 @@ def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path
 
 
 def select_shard(pairs: list, spec: str) -> list:
-    """The K-th of N shards ("K/N"): every N-th pair from the K-th, so two processes split a panel in
-    rounds and each still covers every photo."""
+    """The K-th of N shards ("K/N"). The panel comes in rounds of one pair per photo; pair p of round r
+    goes to shard (p + r) mod N: each shard has every photo after N rounds (the square astronaut costs a
+    third more, so the shards take about as long), and the shards, run side by side, finish the rounds
+    together. A shard alone does not cover every painting: compare the variants on the pairs run."""
     try:
         shard, shards = (int(part) for part in spec.split("/"))
     except ValueError:
         shard = shards = 0
     if not 1 <= shard <= shards:
         raise ValueError(f"--shard {spec!r}: give K/N with 1 <= K <= N, for example 1/2")
-    return pairs[shard - 1::shards]
+    per_round = len(PHOTOS)
+    return [pair for i, pair in enumerate(pairs) if (i % per_round + i // per_round) % shards == shard - 1]
 
 
 def main(argv: list[str] | None = None) -> int:
