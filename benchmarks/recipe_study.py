@@ -70,7 +70,6 @@ VARIANTS = {
     "paper_sw30": ({}, dict(steps=150, style_weight=30)),
     "paper_sw100": ({}, dict(steps=150, style_weight=100)),
     "paper_palette": ({}, dict(steps=150, init="palette")),
-    # Coarse to fine from 256 px: the paper's 150 steps at 256 px, then 50 per doubling.
     # The palette start (= painterly at 256 px) with one more change each: the screening after the panel.
     "palette_sw30": ({}, dict(steps=150, init="palette", style_weight=30)),
     "palette_sw100": ({}, dict(steps=150, init="palette", style_weight=100)),
@@ -85,6 +84,7 @@ VARIANTS = {
                         dict(steps=150, init="palette", style_weight=30)),
     "palette_combo100": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                          dict(steps=150, init="palette", style_weight=100)),
+    # Coarse to fine from 256 px: the paper's 150 steps at 256 px, then 50 per doubling.
     "from256": ({}, lambda size: presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu"))),
     "from256_palette": ({}, lambda size: dict(init="palette", **presets.Preset("x", "", coarsest=256).schedule(
         size, torch.device("cpu")))),
@@ -269,8 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         print(table(load_results()))
         return 0
     if args.compare:
-        baseline, variant = args.compare.split(",")
-        print(compare(load_results(), baseline, variant, args.size))
+        names = args.compare.split(",")
+        if len(names) != 2:
+            parser.error(f"--compare {args.compare!r}: give two variants, for example paper,painterly")
+        print(compare(load_results(), *names, args.size))
         return 0
     if args.grid:
         out = args.out or helpers.output_dir() / "recipe_study" / "grid.jpg"
