@@ -204,15 +204,18 @@ def compare(records: list[dict], baseline: str, variant: str, size: int) -> str:
     return "\n".join(lines)
 
 
-def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path, tile: int = 200) -> Path:
-    """content | painting | one column per variant, one row per pair, as a labelled JPEG."""
+def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path, tile: int = 200,
+         backbone: str = "vgg16-hed") -> Path:
+    """content | painting | one column per variant, one row per pair, as a labelled JPEG whose last
+    column's label also says the network and the size the results were made with."""
     pairs = [pair for pair in pairs if all(image_file(v, *pair, size).exists() for v in variants)]  # run so far
     columns = ["photo", "painting"] + variants
     label_h = 18
     canvas = Image.new("RGB", (tile * len(columns), label_h + tile * len(pairs)), "white")
     draw = ImageDraw.Draw(canvas)
     for c, name in enumerate(columns):
-        draw.text((c * tile + 4, 3), name, fill="black")
+        draw.text((c * tile + 4, 3), name + (f" ({backbone}, {size} px)" if c == len(columns) - 1 else ""),
+                  fill="black")
     for r, (photo, painting) in enumerate(pairs):
         cells = [load_image(photo), load_image(painting)]
         cells += [load_image(image_file(v, photo, painting, size)) for v in variants]
@@ -276,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.grid:
         out = args.out or helpers.output_dir() / "recipe_study" / "grid.jpg"
-        print(grid(args.grid.split(","), args.size, pairs, out))
+        print(grid(args.grid.split(","), args.size, pairs, out, backbone=args.backbone))
         return 0
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
