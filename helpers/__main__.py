@@ -135,9 +135,11 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output",
                         help="where to write the result (.png, .jpg, .webp or .tif; a PNG also stores the recipe)")
     parser.add_argument("--preset", choices=presets.CHOICES, default="auto",
-                        help="a named recipe that the options below adjust: paper (the paper's exact method) or "
-                             "painterly (measured to paint best on the offline backbone); auto: the backbone's "
-                             "best (default: %(default)s; see benchmarks/RECIPES.md)")
+                        help="a named recipe that the options below adjust: paper (the paper's method as the notebooks "
+                             "teach it: its layers and weights, L-BFGS from the photo), painterly (measured to "
+                             "paint best on the offline backbone) or quick (seconds, from the feed-forward "
+                             "network's picture); auto: painterly on the offline backbone, paper elsewhere "
+                             "(default: %(default)s; see benchmarks/RECIPES.md)")
     parser.add_argument("--style", dest="extra_styles", action=_Append, default=[], metavar="IMAGE",
                         help="another style image to blend in (repeat for more)")
     parser.add_argument("--style-blend", type=_weights, metavar="W1,W2,...",

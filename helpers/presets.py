@@ -1,4 +1,5 @@
-"""Named recipes: the paper's exact method, the recipe measured to paint best on a backbone, and a quick one.
+"""Named recipes: the paper's method as the notebooks teach it, the recipe measured to paint best on a
+backbone, and a quick one.
 
 A preset is a set of options for ``StyleTransfer`` and ``StyleTransfer.run``. ``stylize`` and the
 command line start from ``default_preset(backbone)``; every option given explicitly wins over it, and

@@ -320,8 +320,8 @@ def stylize(content, style, *, preset: str | None = None, backbone: Backbone | s
             device="auto", verbose: bool = True, precision: str = settings.PRECISION, **options) -> TransferResult:
     """Stylize ``content`` in the manner of ``style``, with the best measured recipe for the backbone.
 
-    preset: a name from ``presets.PRESETS`` ("paper" is the paper's exact method); by default the one
-        measured to paint best on this backbone (``presets.default_preset``).
+    preset: a name from ``presets.PRESETS`` ("paper" is the paper's method as the notebooks teach it);
+        by default the one measured to paint best on this backbone (``presets.default_preset``).
     options: any option of ``StyleTransfer`` (layers, weights, pooling) or of ``StyleTransfer.run``
         (size, steps, weights, scales, ...); each one given here wins over the preset.
     """
