@@ -195,8 +195,9 @@ class StyleTransfer:
             "histogram" (recolour the style to the photo's palette first).
         masks: one mask per style (white = this style goes here), anything ``load_image`` takes or
             a tensor (H, W) / (1, 1, H, W) in [0, 1]; resized to the image.
-        callback(step, image, losses): called every ``callback_every`` steps with a CPU copy of the
-            image; raising KeyboardInterrupt in it stops the run like Ctrl-C does.
+        callback(step, image, losses): called every ``callback_every`` steps (and after the last), once
+            the step is in the history, with a CPU copy of the image; raising KeyboardInterrupt in it
+            stops the run like Ctrl-C does.
         Ctrl-C stops the run and returns the best image so far (``stopped == "interrupted"``).
         """
         options = RunOptions(size=size, style_scale=style_scale, content_weight=content_weight,
