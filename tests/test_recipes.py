@@ -154,7 +154,7 @@ def test_quick_gives_every_size_about_the_same_time(monkeypatch):
     assert quick.schedule(512, cpu) == {"scales": 1, "steps": [10]}
     assert quick.schedule(256, cpu) == {"scales": 1, "steps": [40]}  # a quarter of the pixels: 4x the steps
     assert quick.schedule(64, cpu)["steps"] == [helpers.default_steps(cpu)]  # never above the default
-    assert quick.schedule(1024, cpu) == {"scales": 2, "steps": [10, 10]}  # coarse to fine above 512 px
+    assert quick.schedule(1024, cpu) == {"scales": 2, "steps": [10, 10]}  # a second level from about 725 px
     merged = quick.merge({"size": 512}, cpu)
     assert merged["init"] == "fast" and merged["steps"] == [10]
 
