@@ -1,5 +1,7 @@
 """Presets, per-level step schedules, and the independent measures (style distance, layout)."""
 
+import json
+
 import pytest
 import torch
 
@@ -205,6 +207,21 @@ def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
     assert 0 < record["style_distance"] < 2 and -1 <= record["layout"] <= 1 and record["paper_loss"] > 0
     assert "painterly" in study.table(records)
     assert study.grid(["painterly"], 48, [("chelsea", "wave")], tmp_path / "grid.jpg").is_file()
+
+
+def test_the_recipe_study_counts_a_run_recorded_twice_once(tmp_path, monkeypatch):
+    study = _load_recipe_study()
+    monkeypatch.setattr(study, "RESULTS", tmp_path / "results.jsonl")
+
+    def run(variant, photo, distance):
+        return dict(variant=variant, photo=photo, painting="wave", size=256, style_distance=distance,
+                    layout=0.9, paper_loss=1.0, seconds=10.0)
+
+    lines = [run("paper", "chelsea", 0.5), run("paper", "coffee", 0.4), run("paper", "chelsea", 0.3)]
+    study.RESULTS.write_text("".join(json.dumps(line) + "\n" for line in lines) + "\n")
+    records = study.load_results()
+    assert [(r["photo"], r["style_distance"]) for r in records] == [("chelsea", 0.3), ("coffee", 0.4)]
+    assert "| 256 | paper | 2 | 0.350 |" in study.table(records)  # the median of 0.3 and 0.4, over 2 pairs
 
 
 def test_the_recipe_study_splits_the_panel_into_shards():
