@@ -84,6 +84,9 @@ VARIANTS = {
     "palette_relu3_2": (dict(content_layers=("relu3_2",)), dict(steps=150, init="palette")),
     "palette_conv4_2": (dict(content_layers=("conv4_2",)), dict(steps=150, init="palette")),
     "palette_sw5": ({}, dict(steps=150, init="palette", style_weight=5)),
+    # painterly's schedule from the recoloured photo that keeps the photo's light and shade.
+    "painterly_shading": ({}, lambda size: dict(init="palette_shading", **presets.Preset(
+        "x", "", coarsest=256).schedule(size, torch.device("cpu")))),
     # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
     "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                         dict(steps=150, init="palette", style_weight=30)),

