@@ -191,6 +191,12 @@ def table(records: list[dict], baseline: str = "paper") -> str:
     return "\n".join(lines)
 
 
+def _lower_or_higher(value: float, baseline: float) -> str:
+    """"24% lower" or "5% higher": how ``value`` stands against ``baseline``."""
+    change = 1 - value / baseline
+    return f"{abs(change):.0%} {'lower' if change >= 0 else 'higher'}"
+
+
 def compare(records: list[dict], baseline: str, variant: str, size: int) -> str:
     """Two variants pair by pair, on the pairs both were run on at ``size``, then the medians: the table
     of benchmarks/RECIPES.md."""
@@ -213,7 +219,7 @@ def compare(records: list[dict], baseline: str, variant: str, size: int) -> str:
               for name, runs_ in ((baseline, [a for a, _ in both]), (variant, [b for _, b in both]))}
     lines += ["", f"{len(pairs)} pairs at {size} px. Median style distance: {baseline} "
               f"{median[baseline]['style_distance']:.3f}, {variant} {median[variant]['style_distance']:.3f} "
-              f"({1 - median[variant]['style_distance'] / median[baseline]['style_distance']:.0%} lower); "
+              f"({_lower_or_higher(median[variant]['style_distance'], median[baseline]['style_distance'])}); "
               f"pair-by-pair ratio: median {statistics.median(ratios):.2f}, {min(ratios):.2f} to {max(ratios):.2f}, "
               f"{variant} closer on {sum(r < 1 for r in ratios)} of {len(ratios)}. "
               f"Layout below 0.85: {baseline} {sum(a['layout'] < 0.85 for a, _ in both)}, "

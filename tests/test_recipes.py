@@ -268,6 +268,8 @@ def test_the_recipe_study_compares_two_variants_on_the_pairs_both_ran():
     assert "| 0.50 |" in text and "| 1.20 |" in text  # the ratios, pair by pair
     assert "2 pairs at 512 px" in text and "painterly closer on 1 of 2" in text
     assert "Layout below 0.85: paper 0, painterly 1" in text
+    assert "painterly 0.400 (11% lower)" in text  # medians 0.45 and 0.40
+    assert "paper 0.450 (12% higher)" in study.compare(records, "painterly", "paper", 512)
     assert "no pair" in study.compare(records, "paper", "painterly", 256)
 
 
