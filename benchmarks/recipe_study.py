@@ -234,11 +234,13 @@ def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path
     column's label also says the network and the size the results were made with."""
     pairs = [pair for pair in pairs if all(image_file(v, *pair, size).exists() for v in variants)]  # run so far
     columns = ["photo", "painting"] + variants
-    label_h = 18
+    # A long variant name and the network's note do not fit one tile's width: the note goes below it.
+    label_h = 18 if len(f"{columns[-1]} ({backbone}, {size} px)") * 6 < tile - 8 else 32
     canvas = Image.new("RGB", (tile * len(columns), label_h + tile * len(pairs)), "white")
     draw = ImageDraw.Draw(canvas)
     for c, name in enumerate(columns):
-        draw.text((c * tile + 4, 3), name + (f" ({backbone}, {size} px)" if c == len(columns) - 1 else ""),
+        note = f" ({backbone}, {size} px)" if c == len(columns) - 1 else ""
+        draw.text((c * tile + 4, 3), name + (note if label_h == 18 else "\n" + note.strip()),
                   fill="black")
     for r, (photo, painting) in enumerate(pairs):
         cells = [load_image(photo), load_image(painting)]
