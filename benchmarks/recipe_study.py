@@ -138,7 +138,6 @@ def image_file(variant: str, photo: str, painting: str, size: int) -> Path:
 
 
 def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, backbone: str) -> None:
-    done = {_key(r) for r in load_results()}
     net = helpers.load_backbone(backbone)
     judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, for paper_loss
     setups = {}
@@ -149,9 +148,8 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
     # Pair by pair, every variant on each: a study stopped early still compares the variants on the same pairs.
     for photo, painting in pairs:
         for variant, (transfer, run_options) in setups.items():
-            if (variant, photo, painting, size) in done:
-                continue
-            # Another process on the same file (a shard, a second core) may have run it meanwhile.
+            # Read just before each run: another process on the same file (a shard, a second core) may have
+            # run it meanwhile.
             if (variant, photo, painting, size) in {_key(r) for r in load_results()}:
                 continue
             start = time.perf_counter()
