@@ -49,6 +49,13 @@ SUBSET = [("tubingen", "starry_night"), ("chelsea", "wave"), ("astronaut", "ship
 
 # Variants: (StyleTransfer options, run options). Steps are per level, coarse to fine.
 _PAPER_STYLE = helpers.PAPER_STYLE_LAYERS
+
+
+def _from_256(size: int, **options) -> dict:
+    """Coarse to fine from about 256 px, as `painterly` paints (150 steps there on a CPU, then 50 a doubling)."""
+    return dict(options, **presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu")))
+
+
 VARIANTS = {
     "paper": ({}, dict(steps=150)),  # today's default: one scale, 150 L-BFGS steps
     "c2f3": ({}, dict(scales=3, steps=50)),  # issue 16's best 512 px run
@@ -84,20 +91,18 @@ VARIANTS = {
     "palette_relu3_2": (dict(content_layers=("relu3_2",)), dict(steps=150, init="palette")),
     "palette_conv4_2": (dict(content_layers=("conv4_2",)), dict(steps=150, init="palette")),
     "palette_sw5": ({}, dict(steps=150, init="palette", style_weight=5)),
-    # painterly's schedule from the recoloured photo that keeps the photo's light and shade.
-    "painterly_shading": ({}, lambda size: dict(init="palette_shading", **presets.Preset(
-        "x", "", coarsest=256).schedule(size, torch.device("cpu")))),
+    # `painterly` until 2026-11-28: its schedule from the recoloured photo that mixes light and shade with
+    # the hues ("palette"). Since then `painterly` starts from "palette_shading" (RECIPES.md says why).
+    "painterly_palette": ({}, lambda size: _from_256(size, init="palette")),
     # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
     "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                         dict(steps=150, init="palette", style_weight=30)),
     "palette_combo100": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                          dict(steps=150, init="palette", style_weight=100)),
     # Coarse to fine from 256 px: the paper's 150 steps at 256 px, then 50 per doubling.
-    "from256": ({}, lambda size: presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu"))),
-    "from256_palette": ({}, lambda size: dict(init="palette", **presets.Preset("x", "", coarsest=256).schedule(
-        size, torch.device("cpu")))),
-    "from256_sw30": ({}, lambda size: dict(style_weight=30, **presets.Preset("x", "", coarsest=256).schedule(
-        size, torch.device("cpu")))),
+    "from256": ({}, _from_256),
+    "from256_palette": ({}, lambda size: _from_256(size, init="palette")),  # = painterly_palette, screened first
+    "from256_sw30": ({}, lambda size: _from_256(size, style_weight=30)),
 }
 
 

@@ -80,10 +80,11 @@ PRESETS = {p.name: p for p in [
     Preset("paper", "the paper's method: one scale, content relu4_2, style relu1_1..relu5_1 weighted equally, "
                     "style weight 10 (relative losses), L-BFGS from the photo (the paper starts from white noise)",
            {"scales": 1}),
-    Preset("painterly", "the paper's objective, started from the photo recoloured to the painting's colours and "
-                        "painted coarse to fine from about 256 px (the device's default steps there; at each "
-                        "doubling above, 50 on a CPU, a third of the first level's where that is more)",
-           {"init": "palette"}, coarsest=256, refine_steps=50),
+    Preset("painterly", "the paper's objective, started from the photo recoloured to the painting's colours (keeping "
+                        "the photo's light and shade) and painted coarse to fine from about 256 px (the device's "
+                        "default steps there; at each doubling above, 50 on a CPU, a third of the first level's "
+                        "where that is more)",
+           {"init": "palette_shading"}, coarsest=256, refine_steps=50),
     Preset("quick", "a picture in seconds: the feed-forward network's painting (Ghiasi et al. 2017, the optional "
                     "extra) refined by the paper's objective for a few steps at full size (10 at 512 px on a CPU, "
                     "more at smaller sizes; a second level from about 725 px)", {"init": "fast"}, coarsest=512,

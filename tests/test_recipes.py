@@ -186,7 +186,7 @@ def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
     levels = {size: preset.merge({"size": size}, cpu)["scales"] for size in (128, 256, 384, 512, 768, 1024)}
     assert levels == {128: 1, 256: 1, 384: 2, 512: 2, 768: 3, 1024: 3}
     merged = preset.merge({"size": 512}, cpu)
-    assert merged["steps"] == [helpers.default_steps(cpu), 50] and merged["init"] == "palette"
+    assert merged["steps"] == [helpers.default_steps(cpu), 50] and merged["init"] == "palette_shading"
     # keeping the photo's colours wins over starting from the painting's
     assert "init" not in preset.merge({"size": 512, "preserve_colors": "luminance"}, cpu)
     assert presets.default_preset("vgg16-hed") == "painterly" and presets.default_preset("vgg19") == "paper"
@@ -283,7 +283,7 @@ def test_the_command_line_uses_the_presets_start_unless_told(tmp_path):
     import json
 
     recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
-    assert recipe["preset"] == "painterly" and recipe["init"] == "palette"
+    assert recipe["preset"] == "painterly" and recipe["init"] == "palette_shading"
     assert main(["chelsea", "wave", "-o", str(out), "--size", "40", "--steps", "2", "--quiet",
                  "--backbone", "vgg16-hed", "--preset", "paper"]) == 0
     recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
