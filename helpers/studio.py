@@ -43,7 +43,8 @@ SIZE_STEP = 16  # sizes 32, 48, 64, ...
 # 512 px: benchmarks/RESULTS.md).
 SIZE_RANGES = {"cpu": (32, 256, 128), "mps": (32, 768, 384), "cuda": (32, 1024, 512)}
 STEP_RANGES = {"cpu": (1, 300, 150), "mps": (1, 600, 300), "cuda": (1, 1000, 500)}
-STARTS = ("content", "palette", "noise", "style")  # init= of StyleTransfer.run ("fast" needs an extra)
+# init= of StyleTransfer.run ("fast" needs an extra)
+STARTS = ("content", "palette", "palette_shading", "noise", "style")
 DISPLAY_WIDTH = 320  # px: the live image is shown this wide whatever the working size
 THUMBNAIL_WIDTH = 160
 UPDATES_PER_RUN = 50  # live updates (image and curve) per run: enough to watch, few widget messages

@@ -45,6 +45,13 @@ def test_studio_runs_with_the_panels_settings(studio):
     assert not studio.run_button.disabled and studio.stop_button.disabled and not studio.save_button.disabled
 
 
+def test_the_studio_offers_the_default_recipes_start(studio):
+    """The start every preset uses can be picked in the studio too (painterly's, palette_shading, was missing)."""
+    for preset in helpers.presets.PRESETS.values():
+        start = preset.options.get("init", "content")
+        assert start == "fast" or start in studio.start.options, f"{preset.name}'s start {start!r} is not offered"
+
+
 def test_the_run_button_runs(studio):
     """Bug: a Run button whose click does nothing (the result and progress stay as they were)."""
     studio.size.value, studio.steps.value = 32, 2
