@@ -104,6 +104,13 @@ VARIANTS = {
     "painterly_sw30": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=30)),
     # Twice the steps where the painting's forms are laid down (the measure sees the picture at 256 px).
     "painterly_300": ({}, lambda size: _painterly_first_level(size, 300)),
+    # The painting resized to 1.5 or 2 times the result's size at every level: larger strokes, which the
+    # measure (it sees the result at 256 px) can see.
+    "painterly_ss1.5": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=1.5)),
+    "painterly_ss2": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=2.0)),
+    # Twice the steps at the finest level (100 instead of 50 at 512 px): the measure improves from 256 to 512 px.
+    "painterly_fine100": ({}, lambda size: dict(_from_256(size, init="palette_shading"),
+                                                steps=[150] + [100] * (_from_256(size)["scales"] - 1))),
     # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
     "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                         dict(steps=150, init="palette", style_weight=30)),

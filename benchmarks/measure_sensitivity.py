@@ -1,0 +1,64 @@
+"""How much the style distance moves when a result is only post-processed, not repainted.
+
+The recipe study scores each result as the optimisation leaves it (a tensor). This script re-scores
+the JPEGs the study saved (``outputs/recipe_study/``, made by running the panel first) three ways:
+as saved, blurred slightly (a Gaussian of radius 0.8 px), and, for 512 px results, downsampled to
+256 px (what a user asking for 256 px would get by painting at 512 px and shrinking). It prints one
+line per pair and the medians over the pairs found, so a reader can see how large a difference in
+style distance is needed before it means a different painting rather than different fine texture.
+
+    python benchmarks/measure_sensitivity.py            # paper and painterly, the whole panel
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+import recipe_study
+from PIL import Image, ImageFilter
+
+from helpers import measure
+
+BLUR_RADIUS = 0.8  # px at 256 px: below what the eye calls a blurred picture, above the finest texture
+
+
+def rescore(variant: str, photo: str, painting: str, size: int) -> dict[str, float] | None:
+    """Style distance of the saved result: as saved, blurred, and (512 px) shrunk to 256 px."""
+    path = recipe_study.image_file(variant, photo, painting, size)
+    if not path.exists():
+        return None
+    image = Image.open(path).convert("RGB")
+    scores = {"saved": measure.style_distance(image, painting, photo),
+              "blurred": measure.style_distance(image.filter(ImageFilter.GaussianBlur(BLUR_RADIUS)), painting, photo)}
+    if size == 512:
+        half = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
+        scores["shrunk to 256 px"] = measure.style_distance(half, painting, photo)
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="paper,painterly")
+    parser.add_argument("--sizes", default="256,512")
+    args = parser.parse_args()
+    recorded = {recipe_study._key(r): r["style_distance"] for r in map(json.loads, recipe_study.RESULTS.open())}
+    for size in map(int, args.sizes.split(",")):
+        for variant in args.variants.split(","):
+            rows = []
+            for photo, painting in recipe_study.PANEL:
+                scores = rescore(variant, photo, painting, size)
+                key = (variant, photo, painting, size)
+                if scores is None or key not in recorded:
+                    continue
+                scores = {"recorded": recorded[key], **scores}
+                rows.append(scores)
+                print(variant, size, photo, painting, " ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+            if rows:
+                medians = ", ".join(f"{k} {statistics.median(r[k] for r in rows):.3f}" for k in rows[0])
+                print(f"== {variant} at {size} px, {len(rows)} pairs, medians: {medians}")
+
+
+if __name__ == "__main__":
+    main()
