@@ -222,6 +222,23 @@ def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
     assert study.grid(["painterly"], 48, [("chelsea", "wave")], tmp_path / "grid.jpg").is_file()
 
 
+@needs_feedforward
+def test_measure_sensitivity_rescores_a_saved_result_blurred_and_shrunk(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import measure_sensitivity
+
+    # The painting itself as a saved 512 px "result": its own style, which a blur moves away from.
+    monkeypatch.setattr(measure_sensitivity.recipe_study, "image_file",
+                        lambda variant, photo, painting, size: tmp_path / f"{variant}_{size}.jpg")
+    helpers.save_image(helpers.load_image("starry_night", 512), tmp_path / "painterly_512.jpg")
+    scores = measure_sensitivity.rescore("painterly", "tubingen", "starry_night", 512)
+    assert set(scores) == {"saved", "blurred", "shrunk to 256 px"}
+    assert scores["saved"] < 0.2 < scores["blurred"] and scores["shrunk to 256 px"] < 1
+    assert measure_sensitivity.rescore("painterly", "tubingen", "starry_night", 256) is None  # not run: skipped
+
+
 def test_the_recipe_study_counts_a_run_recorded_twice_once(tmp_path, monkeypatch):
     study = _load_recipe_study()
     monkeypatch.setattr(study, "RESULTS", tmp_path / "results.jsonl")
