@@ -13,7 +13,6 @@ style distance is needed before it means a different painting rather than differ
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 
 import recipe_study
@@ -43,14 +42,14 @@ def main() -> None:
     parser.add_argument("--variants", default="paper,painterly")
     parser.add_argument("--sizes", default="256,512")
     args = parser.parse_args()
-    recorded = {recipe_study._key(r): r["style_distance"] for r in map(json.loads, recipe_study.RESULTS.open())}
+    recorded = {recipe_study._key(r): r["style_distance"] for r in recipe_study.load_results()}
     for size in map(int, args.sizes.split(",")):
         for variant in args.variants.split(","):
             rows = []
             for photo, painting in recipe_study.PANEL:
-                scores = rescore(variant, photo, painting, size)
                 key = (variant, photo, painting, size)
-                if scores is None or key not in recorded:
+                scores = rescore(variant, photo, painting, size) if key in recorded else None
+                if scores is None:
                     continue
                 scores = {"recorded": recorded[key], **scores}
                 rows.append(scores)

@@ -56,10 +56,10 @@ def _from_256(size: int, **options) -> dict:
     return dict(options, **presets.Preset("from256", "", coarsest=256).schedule(size, torch.device("cpu")))
 
 
-def _painterly_first_level(size: int, steps: int) -> dict:
-    """`painterly` with ``steps`` at its first level (about 256 px) instead of 150."""
+def _painterly_steps(size: int, first: int = 150, finer: int = 50) -> dict:
+    """`painterly` with ``first`` steps at its first level (about 256 px) and ``finer`` at each finer one."""
     options = _from_256(size, init="palette_shading")
-    return dict(options, steps=[steps] + options["steps"][1:])
+    return dict(options, steps=[first] + [finer] * (options["scales"] - 1))
 
 
 VARIANTS = {
@@ -103,14 +103,13 @@ VARIANTS = {
     # Blind judges at 256 px found painterly paler than the paper's method on 8 pairs: a stronger style.
     "painterly_sw30": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=30)),
     # Twice the steps where the painting's forms are laid down (the measure sees the picture at 256 px).
-    "painterly_300": ({}, lambda size: _painterly_first_level(size, 300)),
+    "painterly_300": ({}, lambda size: _painterly_steps(size, first=300)),
     # The painting resized to 1.5 or 2 times the result's size at every level: larger strokes, which the
     # measure (it sees the result at 256 px) can see.
     "painterly_ss1.5": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=1.5)),
     "painterly_ss2": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=2.0)),
     # Twice the steps at the finest level (100 instead of 50 at 512 px): the measure improves from 256 to 512 px.
-    "painterly_fine100": ({}, lambda size: dict(_from_256(size, init="palette_shading"),
-                                                steps=[150] + [100] * (_from_256(size)["scales"] - 1))),
+    "painterly_fine100": ({}, lambda size: _painterly_steps(size, finer=100)),
     # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
     "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                         dict(steps=150, init="palette", style_weight=30)),
