@@ -226,23 +226,25 @@ def load(path=RESULTS) -> list[dict]:
 
 
 def table(records, threads=None) -> str:
-    """Medians of the final points per schedule (the latest run of each schedule and pair)."""
+    """Medians of the final points per schedule (the latest run of each schedule and pair), apart for each
+    machine, precision, size and thread count (older records, from before precision was kept, are fp32)."""
     latest = {}
     for r in records:
         if threads is None or r["threads"] == threads:
-            latest[(r["schedule"], r["photo"], r["painting"], r["size"], r["threads"])] = r
+            setting = (r.get("cpu", ""), r.get("precision", "fp32"), r["size"], r["threads"], r["schedule"])
+            latest[setting + (r["photo"], r["painting"])] = r
     groups: dict[tuple, list[dict]] = {}
-    for (schedule, _, _, size, threads_used), r in latest.items():
-        groups.setdefault((size, threads_used, schedule), []).append(r["final"])
-    lines = ["| size | threads | schedule | pairs | seconds | paper loss | style distance | layout (median; min) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for (size, threads_used, schedule), finals in sorted(groups.items(), key=lambda kv: (
-            kv[0][0], kv[0][1], statistics.median(f["seconds"] for f in kv[1]))):
+    for key, r in latest.items():
+        groups.setdefault(key[:5], []).append(r["final"])
+    lines = ["| cpu | precision | size | threads | schedule | pairs | seconds | paper loss | style distance | "
+             "layout (median; min) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (cpu, precision, size, threads_used, schedule), finals in sorted(groups.items(), key=lambda kv: (
+            kv[0][:4], statistics.median(f["seconds"] for f in kv[1]))):
         med = {k: statistics.median(f[k] for f in finals) if all(k in f for f in finals) else float("nan")
                for k in ("seconds", "paper_loss", "style_distance", "layout")}
-        lines.append(f"| {size} | {threads_used} | {schedule} | {len(finals)} | {med['seconds']:.1f} | "
-                     f"{med['paper_loss']:.3f} | {med['style_distance']:.3f} | {med['layout']:.3f}; "
-                     f"{min(f['layout'] for f in finals):.3f} |")
+        lines.append(f"| {cpu} | {precision} | {size} | {threads_used} | {schedule} | {len(finals)} | "
+                     f"{med['seconds']:.1f} | {med['paper_loss']:.3f} | {med['style_distance']:.3f} | "
+                     f"{med['layout']:.3f}; {min(f['layout'] for f in finals):.3f} |")
     return "\n".join(lines)
 
 

@@ -30,6 +30,24 @@ def test_gram_is_symmetric_and_ignores_position():
     torch.testing.assert_close(gram_matrix(shuffled), gram)
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_gram_value_and_gradient_in_either_memory_format(memory_format):
+    """gram_matrix computes its own backward pass (one product for the symmetric Gram): autograd's
+    numerical check, and the gradient of the product written out, in both layouts it reads."""
+    features = torch.randn(2, 5, 3, 4, dtype=torch.float64).contiguous(memory_format=memory_format)
+    features.requires_grad_(True)
+    torch.autograd.gradcheck(lambda f: gram_matrix(f), (features,))
+    weights = torch.randn(2, 5, 5, dtype=torch.float64)
+    (gram_matrix(features) * weights).sum().backward()
+    plain = features.detach().clone().requires_grad_(True)
+    flat = plain.reshape(2, 5, 12)
+    expected = flat @ flat.transpose(1, 2) / 12
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(gram_matrix(features), expected)
+    torch.testing.assert_close(features.grad, plain.grad)
+    assert features.grad.is_contiguous(memory_format=memory_format), "the gradient keeps the features' layout"
+
+
 def test_gram_rejects_unknown_norm():
     with pytest.raises(ValueError):
         gram_matrix(torch.ones(1, 2, 2, 2), "paper")

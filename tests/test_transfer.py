@@ -183,10 +183,16 @@ def test_bf16_falls_back_to_fp32_for_images_too_large_for_it_on_a_cpu(hed, tiny_
     with pytest.warns(UserWarning, match="too large for bf16 convolutions.*runs in fp32"):
         large = bf16.features(image)
     expected = fp32.features(image)
-    assert all(torch.equal(large[name], expected[name]) for name in expected)
+
+    def largest_relative_difference(features):
+        return max(float((features[name] - expected[name]).abs().max() / expected[name].abs().max())
+                   for name in expected)
+
+    # fp32 all the way (the channels-last kernels may round differently from the default layout's)...
+    assert largest_relative_difference(large) < 1e-5
     monkeypatch.setattr(transfer_module, "BF16_CPU_MAX_PIXELS", image.shape[-2] * image.shape[-1])
-    small = bf16.features(image)  # at the limit: bf16, so not bit-equal to fp32
-    assert not all(torch.equal(small[name], expected[name]) for name in expected)
+    small = bf16.features(image)  # ...where at the limit it is bf16, with 8-bit mantissas
+    assert largest_relative_difference(small) > 1e-3
 
 
 def test_container_memory_limits_are_read(tmp_path):
