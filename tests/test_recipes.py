@@ -185,8 +185,16 @@ def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
     preset, cpu = presets.PRESETS["painterly"], torch.device("cpu")
     levels = {size: preset.merge({"size": size}, cpu)["scales"] for size in (128, 256, 384, 512, 768, 1024)}
     assert levels == {128: 1, 256: 1, 384: 2, 512: 2, 768: 3, 1024: 3}
+    assert preset.merge({"size": 256}, cpu)["steps"] == [helpers.default_steps(cpu)]  # one level: the default
     merged = preset.merge({"size": 512}, cpu)
-    assert merged["steps"] == [helpers.default_steps(cpu), 50] and merged["init"] == "palette_shading"
+    # more than one level on a CPU: the shorter schedule measured in benchmarks/RESULTS.md (time to a picture)
+    assert merged["steps"] == [60, 45] and merged["lbfgs_history"] == 20 and merged["init"] == "palette_shading"
+    assert preset.merge({"size": 1024}, cpu)["steps"] == [60, 45, 45]
+    assert preset.merge({"size": 512, "steps": [100, 20]}, cpu)["steps"] == [100, 20]  # asked for: wins
+    # a GPU keeps the device's default steps first and a third of them at each finer level (none is needed
+    # to work out its schedule)
+    monkeypatch.setattr(helpers.settings, "choose_device", lambda device="auto": torch.device(device))
+    assert preset.schedule(512, torch.device("cuda")) == {"scales": 2, "steps": [500, 166]}
     # keeping the photo's colours wins over starting from the painting's
     assert "init" not in preset.merge({"size": 512, "preserve_colors": "luminance"}, cpu)
     assert presets.default_preset("vgg16-hed") == "painterly" and presets.default_preset("vgg19") == "paper"
