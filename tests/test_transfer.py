@@ -209,3 +209,19 @@ def test_container_memory_limits_are_read(tmp_path):
     (v1 / "memory.limit_in_bytes").write_text(str(2 * 2**30))
     (v1 / "memory.usage_in_bytes").write_text(str(2**29))
     assert settings.cgroup_room_mb(tmp_path / "v1") == 1536
+
+
+def test_bf16_on_a_cpu_runs_a_channels_last_copy_of_the_network(hed, tiny_pair):
+    """oneDNN's fast bf16 kernels need channels-last tensors; the shared backbone must stay as it was."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the no-bf16-units warning, on CPUs without them
+        bf16 = StyleTransfer(hed, device="cpu", verbose=False, precision="bf16")
+    fp32 = StyleTransfer(hed, device="cpu", verbose=False)
+    convolutions = [m for m in bf16.extractor.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convolutions and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convolutions)
+    assert all(m.weight.is_contiguous() for m in fp32.extractor.modules() if isinstance(m, torch.nn.Conv2d))
+    assert all(m.weight.is_contiguous() for m in hed.features if isinstance(m, torch.nn.Conv2d))
+    features = bf16.features(tiny_pair[0])
+    assert all(f.dtype == torch.float32 for f in features.values())
