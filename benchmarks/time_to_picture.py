@@ -46,6 +46,7 @@ from helpers import measure, presets  # noqa: E402
 from helpers.images import load_image, resize_tensor, save_image  # noqa: E402
 
 RESULTS = HERE / "time_to_picture.jsonl"
+BACKBONE = "vgg16-hed"  # every run here: the offline backbone, the one the CLI uses offline
 
 # Run options per schedule (the objective is the paper's in every one: only the start and the schedule
 # differ). Steps are per level, coarse to fine; levels halve the size, so a 256 px step costs about a
@@ -212,7 +213,7 @@ def image_file(schedule, photo, painting, size) -> Path:
 
 
 def run_all(schedules, pairs, size, every, cap, precision) -> None:
-    net = helpers.load_backbone("vgg16-hed")
+    net = helpers.load_backbone(BACKBONE)
     judge_transfer = helpers.StyleTransfer(net, device="cpu", verbose=False)
     transfer = helpers.StyleTransfer(net, device="cpu", verbose=False, precision=precision)
     info = machine()
@@ -273,9 +274,12 @@ def plot(records, out: Path, photo="tubingen", painting="starry_night", schedule
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, r in runs.items():
         points = r["curve"] + [r["final"]]
+        # A preset's schedule can change between runs: its steps, as recorded, say which one this was.
+        steps = r.get("options", {}).get("steps") if isinstance(r.get("options"), dict) else None
+        label = f"{name} (steps {steps})" if name.startswith("preset_") and steps else name
         for ax, key in zip(axes, ("paper_loss", "style_distance")):
             if all(key in p for p in points):
-                ax.plot([p["seconds"] for p in points], [p[key] for p in points], marker=".", label=name)
+                ax.plot([p["seconds"] for p in points], [p[key] for p in points], marker=".", label=label)
     first = next(iter(runs.values()))
     threads = f"{first['threads']} thread{'s' if first['threads'] > 1 else ''}"
     for ax, label in zip(axes, ("paper's loss at the final size (lower is better)",
@@ -285,7 +289,8 @@ def plot(records, out: Path, photo="tubingen", painting="starry_night", schedule
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
     axes[1].legend(fontsize=8)
-    fig.suptitle(f"Time to a picture: {photo} x {painting} at {first['size']} px, {first['cpu']}, {first['precision']}",
+    fig.suptitle(f"Time to a picture: {photo} x {painting} at {first['size']} px, {BACKBONE}, {first['cpu']}, "
+                 f"{first['precision']}",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
