@@ -26,7 +26,8 @@ _EPS = 1e-8
 def gram_matrix(features: torch.Tensor, norm: str = "hw", mask: torch.Tensor | None = None) -> torch.Tensor:
     """Channel-by-channel inner products of a feature map, with position summed out.
 
-    features: (N, C, H, W) or (C, H, W). Returns (N, C, C) or (C, C).
+    features: (N, C, H, W) or (C, H, W). Returns (N, C, C) or (C, C), in float32 for bf16 features
+    (multiplied in bf16 with float32 sums: only the result is rounded, see ``StyleTransfer.features``).
     norm: ``"hw"`` (default) divides by H*W; ``"chw"`` by C*H*W (PyTorch tutorial, d2l,
     neural-style); ``"none"`` leaves the raw sum (the paper puts 1/(4 C^2 (HW)^2) in the loss instead).
     mask: (N or 1, 1, H, W) weights in [0, 1]: only the masked region counts (spatial control), and
@@ -48,6 +49,8 @@ def gram_matrix(features: torch.Tensor, norm: str = "hw", mask: torch.Tensor | N
         gram = _GramProduct.apply(features.permute(0, 2, 3, 1).reshape(n, h * w, c), False)
     else:
         gram = _GramProduct.apply(features.reshape(n, c, h * w), True)  # c x (h*w): one row per channel
+    if gram.dtype in (torch.bfloat16, torch.float16):
+        gram = gram.float()  # 16-bit features: multiplied with float32 sums, the result kept in float32
     if norm == "hw":
         gram = gram / positions
     elif norm == "chw":
@@ -67,13 +70,14 @@ class _GramProduct(torch.autograd.Function):
     def forward(ctx, flat: torch.Tensor, rows: bool) -> torch.Tensor:
         ctx.save_for_backward(flat)
         ctx.rows = rows
-        return flat @ flat.transpose(1, 2) if rows else flat.transpose(1, 2) @ flat
+        # torch.bmm, not ``@``: for a batch of one, ``@`` copies a transposed bf16 operand first (6x slower).
+        return torch.bmm(flat, flat.transpose(1, 2)) if rows else torch.bmm(flat.transpose(1, 2), flat)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (flat,) = ctx.saved_tensors
-        symmetric = grad + grad.transpose(1, 2)
-        return (symmetric @ flat if ctx.rows else flat @ symmetric), None
+        symmetric = (grad + grad.transpose(1, 2)).to(flat.dtype)
+        return (torch.bmm(symmetric, flat) if ctx.rows else torch.bmm(flat, symmetric)), None
 
 
 def relative_squared_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -116,12 +116,15 @@ class StyleTransfer:
         if self.channels_last:
             self.extractor = self.extractor.to(memory_format=torch.channels_last)
 
-    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The requested activations of ``image``, as float32 whatever the precision of the convolutions.
+    def features(self, image: torch.Tensor, float32: bool = True) -> dict[str, torch.Tensor]:
+        """The requested activations of ``image``, as float32 whatever the precision of the convolutions
+        (unless ``float32=False``).
 
-        In bf16 only the convolutions run in 16 bits: a Gram matrix sums H*W products, which in 16
-        bits loses most of its digits (and in fp16 overflows to inf, a known failure), so the Gram
-        matrices and the losses are computed from float32 copies.
+        A Gram matrix sums H*W products: accumulated in 16 bits it would lose most of its digits (and in
+        fp16 overflow to inf, a known failure). float32=False (the loop's objective on a CPU) leaves bf16
+        activations as they are: ``gram_matrix`` then multiplies them in bf16 with float32 sums, as
+        oneDNN's matrix kernels do, and only the result is rounded (by about 0.2%). The targets and the
+        losses stay float32.
         """
         if self.precision == "fp32":
             return self.extractor(image)
@@ -133,7 +136,7 @@ class StyleTransfer:
             image = image.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16):
             features = self.extractor(image)
-        return {name: feature.float() for name, feature in features.items()}
+        return {name: feature.float() for name, feature in features.items()} if float32 else features
 
     # ------------------------------------------------------------------------------ the objective
     @torch.no_grad()
@@ -161,8 +164,14 @@ class StyleTransfer:
             shapes = {name: tuple(f.shape[-2:]) for name, f in content_features.items()}
             style_masks = [{name: resize_tensor(mask.to(self.device), shapes[name]).clamp(0, 1)
                             for name in self.style_layers} for mask in masks]
-        return Objective(self.features, content_targets, style_targets, weights, style_blend, style_masks,
+        return Objective(self._loss_features, content_targets, style_targets, weights, style_blend, style_masks,
                          self.style_layer_weights)
+
+    def _loss_features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The features the loss reads at every step. On a CPU, bf16 activations stay bf16 (see ``features``):
+        a 512 px step took a third less time (benchmarks/RESULTS.md), at the same loss. GPUs keep float32
+        copies: their bf16 products may also sum in bf16 (cuBLAS's reduced-precision reductions), not measured."""
+        return self.features(image, float32=self.device.type != "cpu")
 
     def losses(self, image: torch.Tensor, content_targets: dict, style_targets: dict | list[dict],
                content_weight: float, style_weight: float, tv_weight: float,
@@ -175,7 +184,7 @@ class StyleTransfer:
         if isinstance(style_targets, Mapping):
             style_targets = [style_targets]
         weights = LossWeights(content_weight, style_weight, tv_weight)
-        return Objective(self.features, content_targets, style_targets, weights, style_blend, style_masks,
+        return Objective(self._loss_features, content_targets, style_targets, weights, style_blend, style_masks,
                          self.style_layer_weights)(image)
 
     # ----------------------------------------------------------------------------------- the loop

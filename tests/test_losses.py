@@ -48,6 +48,27 @@ def test_gram_value_and_gradient_in_either_memory_format(memory_format):
     assert features.grad.is_contiguous(memory_format=memory_format), "the gradient keeps the features' layout"
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_gram_of_bf16_features_sums_in_float32(memory_format):
+    """The loop on a CPU passes bf16 activations straight to gram_matrix: the product must sum its
+    h*w terms in float32 (only the result rounded to bf16, then returned as float32). Summed in bf16,
+    ten thousand positive products would stall long before the true sum."""
+    torch.manual_seed(0)
+    exact = torch.rand(1, 8, 100, 100, dtype=torch.float64)  # ReLU-like: positive, like the real activations
+    features = exact.to(torch.bfloat16).contiguous(memory_format=memory_format).requires_grad_(True)
+    gram = gram_matrix(features)
+    assert gram.dtype == torch.float32
+    reference = gram_matrix(features.detach().double())  # the same bf16 numbers, multiplied in float64
+    assert float(((gram.detach() - reference).abs() / reference).max()) < 2 ** -8  # about one bf16 rounding
+    weights = torch.randn(1, 8, 8, dtype=torch.float64)
+    (gram * weights.float()).sum().backward()
+    assert features.grad.dtype == torch.bfloat16
+    assert features.grad.is_contiguous(memory_format=memory_format)
+    plain = features.detach().double().requires_grad_(True)
+    (gram_matrix(plain) * weights).sum().backward()
+    assert float((features.grad.double() - plain.grad).norm() / plain.grad.norm()) < 1e-2
+
+
 def test_gram_rejects_unknown_norm():
     with pytest.raises(ValueError):
         gram_matrix(torch.ones(1, 2, 2, 2), "paper")

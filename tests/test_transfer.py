@@ -7,6 +7,7 @@ import torch
 
 import helpers
 from helpers import settings
+from helpers.objective import LossWeights, Objective
 from helpers.transfer import StyleTransfer
 
 
@@ -225,3 +226,21 @@ def test_bf16_on_a_cpu_runs_a_channels_last_copy_of_the_network(hed, tiny_pair):
     assert all(m.weight.is_contiguous() for m in hed.features if isinstance(m, torch.nn.Conv2d))
     features = bf16.features(tiny_pair[0])
     assert all(f.dtype == torch.float32 for f in features.values())
+
+
+def test_bf16_loop_on_a_cpu_reads_bf16_features_at_float32_loss(hed, tiny_pair):
+    """On a CPU the objective reads the bf16 activations without float32 copies (the Gram matrices sum
+    in float32, see test_losses); its loss must match the one computed from float32 copies."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the no-bf16-units warning, on CPUs without them
+        bf16 = StyleTransfer(hed, device="cpu", verbose=False, precision="bf16")
+    content, style = (image[..., :64, :64] for image in tiny_pair)
+    assert all(f.dtype == torch.bfloat16 for f in bf16._loss_features(content).values())
+    objective = bf16.objective(content, [style], LossWeights())
+    image = (content + 0.1 * torch.rand_like(content)).clamp(0, 1)
+    terms = objective(image)
+    assert all(value.dtype == torch.float32 for value in terms.values())
+    copies = Objective(bf16.features, objective.content_targets, objective.style_targets, objective.weights)(image)
+    assert math.isclose(float(terms["total"]), float(copies["total"]), rel_tol=1e-2)
