@@ -212,7 +212,7 @@ def image_file(schedule, photo, painting, size) -> Path:
     return folder / f"{schedule}__{photo}__{painting}__{size}.jpg"
 
 
-def run_all(schedules, pairs, size, every, cap, precision) -> None:
+def run_all(schedules, pairs, size, every, cap, precision, label) -> None:
     net = helpers.load_backbone(BACKBONE)
     judge_transfer = helpers.StyleTransfer(net, device="cpu", verbose=False)
     transfer = helpers.StyleTransfer(net, device="cpu", verbose=False, precision=precision)
@@ -227,7 +227,7 @@ def run_all(schedules, pairs, size, every, cap, precision) -> None:
             options = SCHEDULES.get(schedule, schedule)
             options = preset_schedule(options, size) if schedule.startswith("preset_") else options
             record = dict(schedule=schedule, photo=photo, painting=painting, size=size, precision=precision,
-                          cap=cap, options=options, final=points[-1], curve=points[:-1],
+                          cap=cap, options=options, final=points[-1], curve=points[:-1], run=label,
                           **info)
             with open(RESULTS, "a") as out:
                 out.write(json.dumps(record) + "\n")
@@ -236,6 +236,11 @@ def run_all(schedules, pairs, size, every, cap, precision) -> None:
 
 def load(path=RESULTS) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def of_run(records, label=None) -> list[dict]:
+    """The records of one run (``--run LABEL``: the schedules measured side by side), or all of them."""
+    return records if label is None else [r for r in records if r.get("run") == label]
 
 
 def table(records, threads=None) -> str:
@@ -308,6 +313,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cap", type=float, default=0, help="stop a run after this many seconds (0: no cap)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--run", dest="label", help="a label stored with each record; with --table or --plot: only "
+                        "the records with this label (default when running: the date and time it starts)")
     parser.add_argument("--table", action="store_true", help="print the medians so far and exit")
     parser.add_argument("--plot", type=Path, help="draw the curves of tubingen x starry_night into this file")
     args = parser.parse_args(argv)
@@ -315,18 +322,20 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.table:
-        print(table(load()))
+        print(table(of_run(load(), args.label)))
         return 0
     if args.plot:
-        print(plot(load(), args.plot, schedules=args.schedules.split(",") if args.schedules else None,
-                   threads=args.threads, precision=args.precision))
+        schedules = args.schedules.split(",") if args.schedules else None
+        print(plot(of_run(load(), args.label), args.plot, schedules=schedules, threads=args.threads,
+                   precision=args.precision))
         return 0
     pairs = SUBSET if args.pairs == "subset" else [tuple(p.split(":")) for p in args.pairs.split(",")]
     schedules = (args.schedules or "single,c2f3x50,preset_quick").split(",")
     unknown = [s for s in schedules if s not in SCHEDULES and s not in SPECIAL]
     if unknown:
         parser.error(f"unknown schedules {unknown}: choose from {', '.join(list(SCHEDULES) + list(SPECIAL))}")
-    run_all(schedules, pairs, args.size, args.every, args.cap, args.precision)
+    label = args.label or time.strftime("%Y-%m-%dT%H:%M")
+    run_all(schedules, pairs, args.size, args.every, args.cap, args.precision, label)
     return 0
 
 

@@ -333,8 +333,11 @@ def test_the_time_to_picture_benchmark_records_curves(tmp_path, monkeypatch):
         torch.device("cpu")) if helpers.quick_mode() else 10]}
     monkeypatch.setitem(bench.SCHEDULES, "tiny", dict(init="fast", steps=4))
     monkeypatch.setattr(bench, "TUTORIAL_STEPS", 30)  # 300 as written: too long for a test
-    bench.run_all(["tiny", "tutorial"], [("chelsea", "wave")], size=48, every=2, cap=0, precision="fp32")
-    records = bench.load(bench.RESULTS)
+    bench.run_all(["tiny", "tutorial"], [("chelsea", "wave")], size=48, every=2, cap=0, precision="fp32",
+                  label="first")
+    bench.run_all(["tiny"], [("chelsea", "wave")], size=48, every=4, cap=0, precision="fp32", label="second")
+    assert [r["schedule"] for r in bench.of_run(bench.load(bench.RESULTS), "second")] == ["tiny"]
+    records = bench.of_run(bench.load(bench.RESULTS), "first")
     assert [r["schedule"] for r in records] == ["tiny", "tutorial"]
     tiny, tutorial = records
     assert [p["step"] for p in tiny["curve"]] == [2, 4] and tiny["final"]["step"] == 4
