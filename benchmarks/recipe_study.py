@@ -110,6 +110,10 @@ VARIANTS = {
     "painterly_ss2": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=2.0)),
     # Twice the steps at the finest level (100 instead of 50 at 512 px): the measure improves from 256 to 512 px.
     "painterly_fine100": ({}, lambda size: _painterly_steps(size, finer=100)),
+    # `painterly`'s CPU schedule above about 362 px since 2026-11-28 (time_to_picture.py chose it): 60 steps at
+    # the first level, 45 at each finer one, L-BFGS history 20. The panel's `painterly` records at 512 px are
+    # from before, with 150 + 50 steps: this name keeps the two apart.
+    "painterly_60_45_h20": ({}, lambda size: dict(_painterly_steps(size, first=60, finer=45), lbfgs_history=20)),
     # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
     "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
                         dict(steps=150, init="palette", style_weight=30)),
@@ -248,22 +252,25 @@ def compare(records: list[dict], baseline: str, variant: str, size: int) -> str:
 
 
 def grid(variants: list[str], size: int, pairs: list[tuple[str, str]], out: Path, tile: int = 200,
-         backbone: str = "vgg16-hed") -> Path:
+         backbone: str = "vgg16-hed", files=None, note: str | None = None) -> Path:
     """content | painting | one column per variant, one row per pair, as a labelled JPEG whose last
-    column's label also says the network and the size the results were made with."""
-    pairs = [pair for pair in pairs if all(image_file(v, *pair, size).exists() for v in variants)]  # run so far
+    column's label also says the network and the size the results were made with (or ``note``).
+    files(variant, photo, painting, size): where each result is (default: this study's JPEGs)."""
+    files = files or image_file
+    pairs = [pair for pair in pairs if all(files(v, *pair, size).exists() for v in variants)]  # run so far
     columns = ["photo", "painting"] + variants
+    note = note or f"{backbone}, {size} px"
     # A long variant name and the network's note do not fit one tile's width: the note goes below it.
-    label_h = 18 if len(f"{columns[-1]} ({backbone}, {size} px)") * 6 < tile - 8 else 32
+    label_h = 18 if len(f"{columns[-1]} ({note})") * 6 < tile - 8 else 32
     canvas = Image.new("RGB", (tile * len(columns), label_h + tile * len(pairs)), "white")
     draw = ImageDraw.Draw(canvas)
     for c, name in enumerate(columns):
-        note = f" ({backbone}, {size} px)" if c == len(columns) - 1 else ""
-        draw.text((c * tile + 4, 3), name + (note if label_h == 18 else "\n" + note.strip()),
+        note_here = f" ({note})" if c == len(columns) - 1 else ""
+        draw.text((c * tile + 4, 3), name + (note_here if label_h == 18 else "\n" + note_here.strip()),
                   fill="black")
     for r, (photo, painting) in enumerate(pairs):
         cells = [load_image(photo), load_image(painting)]
-        cells += [load_image(image_file(v, photo, painting, size)) for v in variants]
+        cells += [load_image(files(v, photo, painting, size)) for v in variants]
         for c, cell in enumerate(cells):
             picture = tensor_to_pil(cell)
             picture.thumbnail((tile - 4, tile - 4), Image.LANCZOS)

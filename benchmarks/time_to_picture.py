@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from recipe_study import SUBSET  # noqa: E402  (the recipe study's pairs: one per painting)
+from recipe_study import SUBSET, grid  # noqa: E402  (the recipe study's pairs: one per painting; its grids)
 
 import helpers  # noqa: E402
 from helpers import measure, presets  # noqa: E402
@@ -275,27 +275,29 @@ def plot(records, out: Path, photo="tubingen", painting="starry_night", schedule
 
     runs = {r["schedule"]: r for r in records if r["photo"] == photo and r["painting"] == painting
             and (schedules is None or r["schedule"] in schedules) and (threads is None or r["threads"] == threads)
-            and r.get("precision", "fp32") == precision}
+            and (r.get("precision", "fp32") == precision or r["schedule"] in SPECIAL)}  # the tutorial: its own fp32
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, r in runs.items():
         points = r["curve"] + [r["final"]]
         # A preset's schedule can change between runs: its steps, as recorded, say which one this was.
         steps = r.get("options", {}).get("steps") if isinstance(r.get("options"), dict) else None
         label = f"{name} (steps {steps})" if name.startswith("preset_") and steps else name
+        if r.get("precision", "fp32") != precision:
+            label += f" ({r.get('precision', 'fp32')})"
         for ax, key in zip(axes, ("paper_loss", "style_distance")):
             if all(key in p for p in points):
                 ax.plot([p["seconds"] for p in points], [p[key] for p in points], marker=".", label=label)
     first = next(iter(runs.values()))
     threads = f"{first['threads']} thread{'s' if first['threads'] > 1 else ''}"
     for ax, label in zip(axes, ("paper's loss at the final size (lower is better)",
-                                "style distance (independent; lower: closer to the painting)")):
+                                "style distance (independent; lower is closer)")):
         ax.set_xlabel(f"wall-clock seconds to the picture ({threads})")
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
     axes[1].legend(fontsize=8)
     fig.suptitle(f"Time to a picture: {photo} x {painting} at {first['size']} px, {BACKBONE}, {first['cpu']}, "
-                 f"{first['precision']}",
+                 f"{precision}",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -317,6 +319,8 @@ def main(argv=None) -> int:
                         "the records with this label (default when running: the date and time it starts)")
     parser.add_argument("--table", action="store_true", help="print the medians so far and exit")
     parser.add_argument("--plot", type=Path, help="draw the curves of tubingen x starry_night into this file")
+    parser.add_argument("--grid", type=Path, help="write a grid of the --schedules' latest pictures of the --pairs "
+                        "(photo | painting | one column per schedule) into this file")
     args = parser.parse_args(argv)
     if args.threads and not (args.plot or args.table):  # with --plot: only the runs with this many threads
         torch.set_num_threads(args.threads)
@@ -331,6 +335,10 @@ def main(argv=None) -> int:
         return 0
     pairs = SUBSET if args.pairs == "subset" else [tuple(p.split(":")) for p in args.pairs.split(",")]
     schedules = (args.schedules or "single,c2f3x50,preset_quick").split(",")
+    if args.grid:
+        note = f"{BACKBONE}, {args.size} px, {args.precision}"
+        print(grid(schedules, args.size, pairs, args.grid, files=image_file, note=note))
+        return 0
     unknown = [s for s in schedules if s not in SCHEDULES and s not in SPECIAL]
     if unknown:
         parser.error(f"unknown schedules {unknown}: choose from {', '.join(list(SCHEDULES) + list(SPECIAL))}")

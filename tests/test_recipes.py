@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 
 import helpers
 from helpers import feedforward, measure, presets
@@ -346,3 +347,7 @@ def test_the_time_to_picture_benchmark_records_curves(tmp_path, monkeypatch):
     # the tutorial's loop checks its count between L-BFGS steps of up to 20 evaluations: 30 and a few more
     assert 30 <= tutorial["final"]["step"] <= 55
     assert "tiny" in bench.table(records) and bench.plot(records, tmp_path / "p.png", "chelsea", "wave").is_file()
+    assert bench.main(["--grid", str(tmp_path / "g.jpg"), "--schedules", "tiny,tutorial", "--pairs", "chelsea:wave",
+                       "--size", "48"]) == 0
+    with Image.open(tmp_path / "g.jpg") as picture:  # photo | painting | two schedules; a label row and one pair
+        assert picture.width == 4 * 200 and picture.height > 200
