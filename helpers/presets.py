@@ -96,7 +96,8 @@ PRESETS = {p.name: p for p in [
            {"init": "palette_shading"}, coarsest=256, refine_steps=50,
            # Measured at 512 px on 6 pairs (benchmarks/RESULTS.md, time to a picture; 2-core CPU, bf16): a
            # lower paper loss than three levels of 50 steps on all 6 and closer to the painting on 5, in a
-           # median 27.5 s against 37 s; against 150 + 50 steps (the default before), 5% higher paper loss
+           # median 27.5 s against 37 s (with bf16 Gram matrices since: 21.7 s against 23.4 s, a lower paper
+           # loss and closer on 5 of 6); against 150 + 50 steps (the default before), 5% higher paper loss
            # and 12% further from the painting in 60% of the time. The finer level repaints the fine
            # texture, so the first level needs fewer steps than when it is the only one; a history of 20
            # makes each L-BFGS step cheaper (100 stored gradients cost about 65 ms a step at 512 px).
