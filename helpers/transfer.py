@@ -123,7 +123,7 @@ class StyleTransfer:
         A Gram matrix sums H*W products: accumulated in 16 bits it would lose most of its digits (and in
         fp16 overflow to inf, a known failure). float32=False (the loop's objective on a CPU) leaves bf16
         activations as they are: ``gram_matrix`` then multiplies them in bf16 with float32 sums, as
-        oneDNN's matrix kernels do, and only the result is rounded (by about 0.2%). The targets and the
+        oneDNN's matrix kernels do, and only the result is rounded (by 0.4% at most). The targets and the
         losses stay float32.
         """
         if self.precision == "fp32":

@@ -59,7 +59,8 @@ def test_gram_of_bf16_features_sums_in_float32(memory_format):
     gram = gram_matrix(features)
     assert gram.dtype == torch.float32
     reference = gram_matrix(features.detach().double())  # the same bf16 numbers, multiplied in float64
-    assert float(((gram.detach() - reference).abs() / reference).max()) < 2 ** -8  # about one bf16 rounding
+    # At most one bf16 rounding of the result (8 significant bits), whatever the number of positions summed
+    assert float(((gram.detach() - reference).abs() / reference).max()) < 1.01 * 2 ** -8
     weights = torch.randn(1, 8, 8, dtype=torch.float64)
     (gram * weights.float()).sum().backward()
     assert features.grad.dtype == torch.bfloat16
