@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from recipe_study import SUBSET, grid  # noqa: E402  (the recipe study's pairs: one per painting; its grids)
+from recipe_study import PANEL, SUBSET, grid  # noqa: E402  (the recipe study's pairs and grids)
 
 import helpers  # noqa: E402
 from helpers import measure, presets  # noqa: E402
@@ -309,7 +309,8 @@ def main(argv=None) -> int:
     parser.add_argument("--schedules", help=f"comma-separated, from: {', '.join(list(SCHEDULES) + list(SPECIAL))} "
                         "(default: single,c2f3x50,preset_quick; with --plot: the curves to draw, default all)")
     parser.add_argument("--pairs", default="tubingen:starry_night",
-                        help="photo:painting,... or 'subset' (the recipe study's six pairs)")
+                        help="photo:painting,... or 'subset' (the recipe study's six pairs, one per painting) or "
+                             "'panel' (its 24: four photos x six paintings)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--every", type=int, default=5, help="keep a copy of the image every N steps")
     parser.add_argument("--cap", type=float, default=0, help="stop a run after this many seconds (0: no cap)")
@@ -333,7 +334,8 @@ def main(argv=None) -> int:
         print(plot(of_run(load(), args.label), args.plot, schedules=schedules, threads=args.threads,
                    precision=args.precision))
         return 0
-    pairs = SUBSET if args.pairs == "subset" else [tuple(p.split(":")) for p in args.pairs.split(",")]
+    named = {"subset": SUBSET, "panel": PANEL}
+    pairs = named.get(args.pairs) or [tuple(p.split(":")) for p in args.pairs.split(",")]
     schedules = (args.schedules or "single,c2f3x50,preset_quick").split(",")
     if args.grid:
         note = f"{BACKBONE}, {args.size} px, {args.precision}"
