@@ -68,6 +68,9 @@ SCHEDULES = {
     "painterly_256x60_512x45": dict(init="palette_shading", scales=2, steps=[60, 45]),
     "painterly_256x40_512x50": dict(init="palette_shading", scales=2, steps=[40, 50]),
     "painterly_256x60_512x45_h20": dict(init="palette_shading", scales=2, steps=[60, 45], lbfgs_history=20),
+    # What `--steps 100,45` and `--steps 150,50` cost once steps got cheaper (bf16 Gram matrices on a CPU).
+    "painterly_256x100_512x45_h20": dict(init="palette_shading", scales=2, steps=[100, 45], lbfgs_history=20),
+    "painterly_256x150_512x50_h20": dict(init="palette_shading", scales=2, steps=[150, 50], lbfgs_history=20),
     "fast_512x45": dict(init="fast", steps=45),
     "painterly_128x100_256x30_512x45_h20": dict(init="palette_shading", scales=3, steps=[100, 30, 45],
                                                 lbfgs_history=20),
