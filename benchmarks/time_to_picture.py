@@ -19,6 +19,10 @@ text: see ``tutorial_loop``).
     python benchmarks/time_to_picture.py --schedules single,c2f3x50,fast_256x20_512x6 --threads 2
     python benchmarks/time_to_picture.py --table
     python benchmarks/time_to_picture.py --plot benchmarks/time_to_picture.png --schedules single,c2f3x50
+    python benchmarks/time_to_picture.py --schedules preset_painterly,single --pairs panel --precision bf16 \
+        --every 1000 --run mine   # all 24 pairs, only the final pictures judged, filed under "mine"
+    python benchmarks/time_to_picture.py --table --run mine
+    python benchmarks/time_to_picture.py --grid grid.jpg --schedules single,preset_painterly --pairs subset
 """
 
 from __future__ import annotations
@@ -332,6 +336,8 @@ def main(argv=None) -> int:
     if args.table:
         print(table(of_run(load(), args.label)))
         return 0
+    if args.plot and args.label and not of_run(load(), args.label):
+        parser.error(f"no records with --run {args.label!r} in {RESULTS.name}")
     if args.plot:
         schedules = args.schedules.split(",") if args.schedules else None
         print(plot(of_run(load(), args.label), args.plot, schedules=schedules, threads=args.threads,
@@ -341,6 +347,8 @@ def main(argv=None) -> int:
     pairs = named.get(args.pairs) or [tuple(p.split(":")) for p in args.pairs.split(",")]
     schedules = (args.schedules or "single,c2f3x50,preset_quick").split(",")
     if args.grid:
+        if not any(all(image_file(s, *pair, args.size).exists() for s in schedules) for pair in pairs):
+            parser.error(f"no pictures of {', '.join(schedules)} for these pairs at {args.size} px yet: run them first")
         note = f"{BACKBONE}, {args.size} px, {args.precision}"
         print(grid(schedules, args.size, pairs, args.grid, files=image_file, note=note))
         return 0
