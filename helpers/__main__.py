@@ -190,9 +190,9 @@ def _add_machine_options(parser: argparse.ArgumentParser) -> None:
                             "else the offline stand-in vgg16-hed)")
     # The command line's precision default differs from Python's on purpose (settings.py says why).
     group.add_argument("--precision", choices=("auto",) + settings.PRECISIONS, default=settings.CLI_PRECISION,
-                       help="bf16: convolutions in bfloat16, Gram matrices and losses still fp32; auto: bf16 on a "
-                            "CPU with bfloat16 units (AVX512_BF16 or AMX), where it is about 1.6x faster, else fp32 "
-                            "(default: %(default)s)")
+                       help="bf16: convolutions in bfloat16 (on a CPU the Gram products too, with float32 sums), "
+                            "losses in fp32; auto: bf16 on a CPU with bfloat16 units, where a step is about 1.6x "
+                            "(AVX512_BF16) to 3x (AMX) faster, else fp32 (default: %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -345,7 +345,7 @@ def _choose_precision(args: argparse.Namespace, device) -> None:
     if args.precision == "auto":
         args.precision = settings.default_precision(device)
         if args.precision == "bf16":
-            print("precision: bf16 convolutions (this CPU has bfloat16 units: about 1.6x faster at the same loss; "
+            print("precision: bf16 (this CPU has bfloat16 units: 1.6x to 3x faster at the same loss; "
                   "--precision fp32 for full precision)")
 
 

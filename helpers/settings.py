@@ -238,8 +238,9 @@ def bf16_is_emulated(device: torch.device) -> bool:
 
 
 def default_precision(device: str | torch.device | None = "auto") -> str:
-    """What ``precision="auto"`` means: "bf16" on a CPU with bfloat16 units (1.6-1.7x faster there at
-    the same loss, see benchmarks/RESULTS.md), else "fp32". GPUs stay fp32 until measured."""
+    """What ``precision="auto"`` means: "bf16" on a CPU with bfloat16 units (a step 1.6-1.7x faster with
+    AVX512_BF16, about 3x with AMX, at the same loss; see benchmarks/RESULTS.md), else "fp32". GPUs stay
+    fp32 until measured."""
     return "bf16" if choose_device(device).type == "cpu" and cpu_has_bf16() else "fp32"
 
 
