@@ -48,7 +48,10 @@ def _non_negative_float(text: str) -> float:
 
 
 def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
+    try:
+        value = _non_negative_float(text)
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(str(err).replace(">= 0", "above 0")) from None
     if value == 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
     return value
@@ -133,7 +136,9 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("content", nargs="?", help="content image: file, URL or registered name")
     parser.add_argument("style", nargs="?", help="style image: file, URL or registered name")
     parser.add_argument("-o", "--output",
-                        help="where to write the result (.png, .jpg, .webp or .tif; a PNG also stores the recipe)")
+                        help="where to write the result (.png, .jpg, .webp or .tif; a PNG also stores the recipe); "
+                             "an existing file is kept unless --overwrite is given")
+    parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     parser.add_argument("--preset", choices=presets.CHOICES, default="auto",
                         help="a named recipe that the options below adjust: paper (the paper's method as the notebooks "
                              "teach it: its layers and weights, L-BFGS from the photo), painterly (measured to "
@@ -214,7 +219,7 @@ RUN_OPTIONS = tuple(option.name for option in run_options.command_line_fields())
 NETWORK_OPTIONS = ("backbone", "content_layers", "style_layers", "pooling", "precision")
 RECIPE_OPTIONS = ("content", "style", "extra_styles", "masks", "style_blend", "preset", *NETWORK_OPTIONS, *RUN_OPTIONS)
 # Options that never come from a recipe.
-NOT_RECIPE_OPTIONS = ("help", "output", "recipe", "list_images", "quiet", "device")
+NOT_RECIPE_OPTIONS = ("help", "output", "overwrite", "recipe", "list_images", "quiet", "device")
 
 
 class _Refused(str):
@@ -439,6 +444,8 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
     if output.is_dir():
         parser.error(f"output {args.output!r} is a folder; give a file name")
     _check_not_an_input(output, args)
+    if output.exists() and not args.overwrite:  # checked before the run: minutes of work are not wasted
+        parser.error(f"{args.output} already exists: choose another -o name, or pass --overwrite to replace it")
     _check_writable(output)
     return args, output
 
@@ -452,6 +459,8 @@ def _stylize(args: argparse.Namespace, shown: list[str]):
         styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
         masks = [load_pil(mask) for mask in args.masks] if args.masks else None
     _choose_precision(args, device)
+    if args.style_layers == []:
+        print("note: no style layers (--style-layers is empty): nothing of the style is transferred", file=sys.stderr)
     with warnings.catch_warnings():
         _show_warnings_live(shown)  # as they happen (a black mask, say), the result's message included
         options = {name: getattr(args, name) for name in STYLIZE_OPTIONS}
@@ -496,6 +505,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args, output = _checked_arguments(parser, args, argv)
         result = _stylize(args, shown)
+        if not result.history and StopReason(result.stopped).ends_run:  # stopped before its first step
+            if result.message not in shown:
+                print(f"warning: {result.message}", file=sys.stderr)
+            print(f"error: stopped ({result.stopped}) before the first step was done: nothing was painted, so "
+                  "nothing was written", file=sys.stderr)
+            return EXIT_STOPPED_EARLY
         path = _save(result, output)
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)

@@ -148,9 +148,16 @@ def to_rgb(image: Image.Image, label: str = "the image") -> Image.Image:
     """
     image = to_srgb(ImageOps.exif_transpose(image), label)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit or float greyscale: scale the actual range down to 8 bits.
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        # 16-bit, 32-bit or float greyscale: scale to 8 bits by the range the values use. A float image
+        # whose values stay within 0..1 uses the usual float convention (1 is white), not 0..255.
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        peak = float(array.max()) if array.size else 0.0
+        if image.mode.startswith("I;16"):
+            top = 65535.0
+        elif image.mode == "F" and peak <= 1.0:
+            top = 1.0
+        else:
+            top = 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else peak
         array = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
         image = Image.fromarray(array, mode="L")
     if image.mode == "P":
@@ -295,6 +302,11 @@ def load_pil(source) -> Image.Image:
         text = str(source)
         if text.startswith(("http://", "https://")):
             return to_rgb(read_url(text), text)
+        scheme = text.partition("://")[0]
+        if "://" in text and scheme.isalpha() and not Path(text).exists():
+            local = " (for a local file give its path)" if scheme.lower() == "file" else ""
+            raise ImageLoadError(f"{text}: only http:// and https:// addresses can be downloaded, not {scheme}://"
+                                 f"{local}")
         if gallery.is_registered(text) and not Path(text).exists():
             return to_rgb(_open(gallery.image_path(text), text), text)
         return to_rgb(_open(Path(text).expanduser(), text), text)

@@ -88,8 +88,13 @@ class RunOptions:
         if self.steps is not None:
             counts = self._per_level(self.steps)
             if len(counts) != self.scales or any(not isinstance(n, int) or n < 1 for n in counts):
+                levels = (f"; {len(counts)} counts need {len(counts)} levels: scales={len(counts)} "
+                          f"(--multiscale {len(counts)} on the command line)" if len(counts) != self.scales else "")
                 raise ValueError(f"steps must be a whole number of at least 1, or one such number per scale "
-                                 f"({self.scales} scale{'s' * (self.scales != 1)}), not {self.steps}")
+                                 f"({self.scales} scale{'s' * (self.scales != 1)}), not {self.steps}{levels}")
+        if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
+            raise ValueError("the content, style and total-variation weights are all 0: there is nothing to optimise "
+                             "and the start image would come back unchanged; give the style a weight above 0")
         if not 1 <= self.scales <= MAX_SCALES:
             raise ValueError(f"scales must be between 1 and {MAX_SCALES}, not {self.scales}")
         if self.lr is not None and not 0 < self.lr < math.inf:  # 0 would be taken for "the default", silently

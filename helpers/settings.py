@@ -66,7 +66,8 @@ def choose_device(device: str | torch.device | None = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from err
+        where = f" (from the environment variable {DEVICE_ENV})" if os.environ.get(DEVICE_ENV) == str(device) else ""
+        raise ValueError(f"unknown device {device!r}{where}: use auto, cpu, cuda, cuda:N or mps") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was asked for, but this PyTorch sees no CUDA GPU: "
                          "use --device cpu (or auto)")

@@ -245,7 +245,15 @@ class StyleTransfer:
         colors = color_preservation.strategy(options.preserve_colors)
         image = None
         for level_size, steps in zip(options.level_sizes(), options.level_steps(), strict=True):
-            photo, style_images = self._level_images(inputs, level_size, options.style_scale)
+            try:
+                photo, style_images = self._level_images(inputs, level_size, options.style_scale)
+            except ValueError as err:
+                if level_size >= options.size:
+                    raise
+                raise ValueError(f"{err} ({level_size} px is a coarse level of this {options.scales}-level, "
+                                 f"{options.size} px run: with one level, scales=1 (--multiscale 1 or "
+                                 "--preset paper on the command line), the run starts at the size asked for.)"
+                                 ) from None
             content_image, style_images = colors.before(photo, style_images)
             if image is None:
                 start = self._initial_image(options.init, content_image, style_images[0], inputs.content,
@@ -291,14 +299,17 @@ class StyleTransfer:
         except BudgetSpent:
             pass
         except (KeyboardInterrupt, _NotFinite, torch.OutOfMemoryError) as err:
-            run.stop(*self._why_stopped(err, run, level_size))
+            reason, message = self._why_stopped(err, run, level_size)
+            if level_size < options.size and reason != StopReason.OUT_OF_MEMORY:
+                message += f"; it is the {level_size} px level's picture, smaller than the {options.size} px asked for"
+            run.stop(reason, message)
         return run.best_image if run.best_image is not None else start.detach()
 
     def _why_stopped(self, err: BaseException, run: RunRecord, level_size: int) -> tuple[StopReason, str]:
         """The reason and the message for a run that ``err`` ended; the best image so far is kept."""
         if isinstance(err, KeyboardInterrupt):
-            return StopReason.INTERRUPTED, (f"interrupted after {run.step} steps: returning the best image so far "
-                                            f"(step {run.best_step}, {level_size} px)")
+            return StopReason.INTERRUPTED, (f"interrupted after {run.step} step{'s' * (run.step != 1)}: returning the "
+                                            f"best image so far (step {run.best_step}, {level_size} px)")
         if isinstance(err, _NotFinite):
             return StopReason.NOT_FINITE, (f"{err}: stopped, returning the best image so far (step {run.best_step}). "
                                            "Lower the style weight or learning rate, or use L-BFGS.")

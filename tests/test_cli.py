@@ -52,6 +52,9 @@ def test_offline_automatic_choice_says_why(tmp_path):
     (["chelsea", "swirls"], "-o OUTPUT"),
     (["chelsea", "swirls", "-o", "o.png", "--device", "cuda:7"], "device"),
     (["--recipe", "images/chelsea.png", "-o", "o.png"], "holds no style-transfer recipe"),
+    (["file:///tmp/photo.jpg", "swirls", "-o", "o.png"], "only http:// and https:// addresses"),
+    (["chelsea", "swirls", "-o", "o.png", "--content-weight", "0", "--style-weight", "0"], "nothing to optimise"),
+    (["chelsea", "swirls", "-o", "o.png", "--lr", "-1"], "above 0"),
 ])
 def test_bad_input_gets_one_line_errors(tmp_path, args, message):
     args = [str(tmp_path / a) if a.startswith(("o.", "missing")) else a for a in args]
@@ -77,6 +80,34 @@ def test_a_long_thin_photo_gets_a_clear_error(tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "needs at least 16 px" in run.stderr and "larger size" in run.stderr
     assert not list(tmp_path.glob("o.*"))
+
+
+def test_per_level_steps_for_another_number_of_levels_name_the_fix(tmp_path):
+    run = cli("chelsea", "swirls", "-o", tmp_path / "o.png", "--size", 64, "--steps", "3,2,1")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "3 counts need 3 levels" in run.stderr and "--multiscale 3" in run.stderr
+
+
+def test_a_thin_photo_too_small_only_at_a_coarse_level_names_the_way_out(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (400, 8), "orange").save(tmp_path / "strip.png")
+    # At 800 px the photo is 800 x 16, wide enough; the preset's first level (200 x 4 px) is not.
+    run = cli(tmp_path / "strip.png", "swirls", "-o", tmp_path / "o.png", "--size", 800, "--steps", 1)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "coarse level" in run.stderr and "--multiscale 1" in run.stderr
+
+
+def test_an_existing_output_is_kept_unless_overwrite_is_given(tmp_path):
+    out = tmp_path / "o.png"
+    out.write_bytes(b"an earlier result")
+    run = cli("chelsea", "swirls", "-o", out, "--size", 32, "--steps", 1)
+    assert run.returncode == 2 and "already exists" in run.stderr and "--overwrite" in run.stderr
+    assert "backbone:" not in run.stdout  # refused before any work
+    assert out.read_bytes() == b"an earlier result"
+    run = cli("chelsea", "swirls", "-o", out, "--size", 32, "--steps", 1, "--overwrite", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_an_unwritable_output_fails_before_the_work(tmp_path):
@@ -265,3 +296,19 @@ def test_a_coarse_level_that_converges_does_not_shrink_the_result(tmp_path, caps
     assert code == 0, capsys.readouterr().err
     with Image.open(out) as image:
         assert max(image.size) == 64
+
+
+def test_a_run_stopped_before_its_first_step_writes_nothing(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from helpers import __main__ as cli_main
+    from helpers.transfer import StopReason, TransferResult
+
+    def stopped_at_once(*args, **kwargs):
+        return TransferResult(torch.zeros(1, 3, 8, 8), [], StopReason.INTERRUPTED, "interrupted after 0 steps", 0, {})
+
+    monkeypatch.setattr(cli_main, "stylize", stopped_at_once)
+    out = tmp_path / "o.png"
+    assert cli_main.main(["chelsea", "swirls", "-o", str(out), "--size", "32"]) == cli_main.EXIT_STOPPED_EARLY
+    assert not out.exists()
+    assert "nothing was written" in capsys.readouterr().err

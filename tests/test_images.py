@@ -45,6 +45,16 @@ def test_every_mode_becomes_rgb(tmp_path, mode):
         np.testing.assert_allclose(tensor[0, 0].numpy(), grey, atol=2 / 255)
 
 
+@pytest.mark.parametrize("top", [1.0, 255.0])
+def test_a_float_image_keeps_its_range_whatever_scale_it_uses(tmp_path, top):
+    # Float images usually hold 0..1 (scientific and HDR tools); some hold 0..255.
+    grey = np.asarray(_gradient().convert("L"), np.float32) / 255
+    Image.fromarray(grey * top, mode="F").save(tmp_path / "float.tiff")
+    tensor = load_image(tmp_path / "float.tiff")
+    np.testing.assert_allclose(tensor[0, 0].numpy(), grey, atol=2 / 255)
+    assert tensor.max() > 0.9  # not read as a black picture
+
+
 def _matrix_profile(red, green, blue, gamma):
     """A minimal ICC v2 RGB display profile: colorants (XYZ, D50-adapted) and one gamma curve.
 

@@ -54,6 +54,16 @@ def test_callback_every_k_steps_and_ctrl_c(transfer, tiny_pair):
     assert result.image.shape == content.shape
 
 
+def test_ctrl_c_at_a_coarse_level_says_the_picture_is_smaller(transfer):
+    def callback(step, image, losses):
+        raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted after 2 steps.*32 px level's picture, smaller than the 64 px"):
+        result = transfer.run("chelsea", "swirls", size=64, scales=2, steps=[4, 4], callback=callback,
+                              callback_every=2, progress=False)
+    assert result.stopped == "interrupted" and max(result.image.shape[-2:]) == 32
+
+
 def test_nan_stops_with_a_clear_message(transfer, tiny_pair):
     content, style = tiny_pair
     with pytest.warns(UserWarning, match="loss became nan.*Lower the style weight"):
