@@ -324,6 +324,9 @@ def _apply_recipe(parser: argparse.ArgumentParser, png: str, argv: list[str]) ->
 
 def _check_writable(output: Path) -> None:
     """Fail before the optimisation, not after it, when the output cannot be written."""
+    blocking = next((folder for folder in output.parents if folder.is_file()), None)
+    if blocking is not None:
+        raise OSError(f"cannot write to {output.parent}: {blocking} is a file, not a folder; choose another -o path")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=output.parent):

@@ -225,6 +225,11 @@ class StyleTransfer:
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = run_inputs.style_blend(styles, style_blend, masks)
         options = options.resolved(self.device, content)
+        sizes = options.level_sizes()
+        if len(set(sizes)) < len(sizes):
+            warnings.warn(f"{options.scales} levels at {options.size} px: no level goes below {sizes[0]} px, so the "
+                          f"first {sizes.count(sizes[0])} all run at {sizes[0]} px; at this size ask for at most "
+                          f"{len(set(sizes))} levels (scales, --multiscale on the command line)", stacklevel=2)
         settings.seed_everything(options.seed)
         inputs = run_inputs.read_inputs(content, styles, masks)
         run_inputs.check_memory(self.device, inputs, options.size, options.style_scale)

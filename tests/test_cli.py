@@ -113,7 +113,7 @@ def test_an_existing_output_is_kept_unless_overwrite_is_given(tmp_path):
 def test_an_unwritable_output_fails_before_the_work(tmp_path):
     (tmp_path / "a_file").write_text("not a folder")
     run = cli("chelsea", "swirls", "-o", tmp_path / "a_file" / "o.png", "--size", 32, "--steps", 1)
-    assert run.returncode == 2 and "cannot write to" in run.stderr
+    assert run.returncode == 2 and "cannot write to" in run.stderr and "a_file is a file, not a folder" in run.stderr
     assert "backbone:" not in run.stdout  # stopped before loading the network
 
 

@@ -64,6 +64,12 @@ def test_ctrl_c_at_a_coarse_level_says_the_picture_is_smaller(transfer):
     assert result.stopped == "interrupted" and max(result.image.shape[-2:]) == 32
 
 
+def test_levels_that_would_repeat_the_smallest_size_are_warned_about(transfer):
+    with pytest.warns(UserWarning, match="first 2 all run at 32 px; at this size ask for at most 2 levels"):
+        result = transfer.run("chelsea", "swirls", size=64, scales=3, steps=1, progress=False)
+    assert [h["size"] for h in result.history] == [32, 32, 64]
+
+
 def test_nan_stops_with_a_clear_message(transfer, tiny_pair):
     content, style = tiny_pair
     with pytest.warns(UserWarning, match="loss became nan.*Lower the style weight"):
