@@ -7,11 +7,15 @@ this runs the transfer and records
 - ``layout``: the correlation of coarse luminance with the photo (higher: the scene is kept),
 - ``paper_loss``: the result's loss under the paper's objective on the same backbone, at the same size,
 - ``seconds``: wall time of the run.
+``--precision bf16`` runs the convolutions in bf16, for a CPU with bf16 units (a 256 px run: 12-16 s with two
+threads on a CPU with AMX, against about 155 s with one thread in fp32); those runs are recorded as
+``VARIANT@bf16`` and compared with ``paper@bf16``.
 One JSON line per run goes to RESULTS (runs already there are skipped, so the study can be resumed),
 and each result is kept as a small JPEG for the grids (``--grid``).
 
     python benchmarks/recipe_study.py --size 256 --variants paper,c2f3 --pairs panel
     python benchmarks/recipe_study.py --size 512 --pairs panel --variants paper,painterly --shard 1/2  # 2/2 beside
+    python benchmarks/recipe_study.py --size 256 --pairs screen --variants paper,painterly --precision bf16
     python benchmarks/recipe_study.py --table            # medians per variant and size
     python benchmarks/recipe_study.py --compare paper,painterly --size 256  # pair by pair
     python benchmarks/recipe_study.py --grid paper,painterly --size 256 --out grid.jpg
@@ -49,6 +53,8 @@ SUBSET = [("tubingen", "starry_night"), ("chelsea", "wave"), ("astronaut", "ship
 
 # Variants: (StyleTransfer options, run options). Steps are per level, coarse to fine.
 _PAPER_STYLE = helpers.PAPER_STYLE_LAYERS
+_ALL_RELUS = ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu4_1", "relu4_2",
+              "relu4_3", "relu5_1")
 
 
 def _from_256(size: int, **options) -> dict:
@@ -113,6 +119,12 @@ VARIANTS = {
     # `painterly`'s CPU schedule above about 362 px since 2026-11-28 (time_to_picture.py chose it): 60 steps at
     # the first level, 45 at each finer one, L-BFGS history 20. The panel's `painterly` records at 512 px are
     # from before, with 150 + 50 steps: this name keeps the two apart.
+    # Style statistics from more layers (vgg16-hed has 13 convolutions): every ReLU up to relu5_1, or the
+    # convolutions' outputs before the ReLU (negative values count too).
+    "painterly_allrelu": (dict(style_layers=_ALL_RELUS), lambda size: _from_256(size, init="palette_shading")),
+    "painterly_preact": (dict(style_layers=tuple(n.replace("relu", "conv") for n in _PAPER_STYLE)),
+                         lambda size: _from_256(size, init="palette_shading")),
+    "painterly_sw100": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=100)),
     "painterly_60_45_h20": ({}, lambda size: dict(_painterly_steps(size, first=60, finer=45), lbfgs_history=20)),
     # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
     "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
@@ -162,14 +174,22 @@ def image_file(variant: str, photo: str, painting: str, size: int) -> Path:
     return folder / f"{variant}__{photo}__{painting}__{size}.jpg"
 
 
-def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, backbone: str) -> None:
+def recorded_name(variant: str, precision: str) -> str:
+    """The name a run is recorded under: bf16 runs carry "@bf16", so they never mix with fp32 runs."""
+    return variant if precision == "fp32" else f"{variant}@{precision}"
+
+
+def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, backbone: str,
+                 precision: str = "fp32") -> None:
     net = helpers.load_backbone(backbone)
-    judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, for paper_loss
+    # The paper's objective, for paper_loss: always fp32, so that runs in either precision are scored alike.
+    judge = helpers.StyleTransfer(net, device="cpu", verbose=False)
     setups = {}
     for variant in variants:
         transfer_options, run_options = VARIANTS[variant]
         run_options = run_options(size) if callable(run_options) else run_options
-        setups[variant] = helpers.StyleTransfer(net, device="cpu", verbose=False, **transfer_options), run_options
+        setups[recorded_name(variant, precision)] = helpers.StyleTransfer(
+            net, device="cpu", verbose=False, precision=precision, **transfer_options), run_options
     # Pair by pair, every variant on each: a study stopped early still compares the variants on the same pairs.
     for photo, painting in pairs:
         for variant, (transfer, run_options) in setups.items():
@@ -184,6 +204,7 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
             seconds = time.perf_counter() - start
             paper_loss = measure.paper_loss(result.image, photo, painting, judge)
             record = dict(variant=variant, photo=photo, painting=painting, size=size, backbone=net.name,
+                          precision=precision, threads=torch.get_num_threads(),
                           seconds=round(seconds, 2), steps=len(result.history), paper_loss=round(paper_loss, 4),
                           **{k: round(v, 4) for k, v in measure.score(result.image, painting, photo).items()})
             save_image(result.image, image_file(variant, photo, painting, size), quality=88)
@@ -204,10 +225,12 @@ def table(records: list[dict], baseline: str = "paper") -> str:
     for (size, variant), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], statistics.median(
             r["style_distance"] for r in kv[1]))):
         med = {k: statistics.median(r[k] for r in rows) for k in ("style_distance", "layout", "paper_loss", "seconds")}
-        base = {(r["photo"], r["painting"]): r["style_distance"] for r in groups.get((size, baseline), [])}
+        # bf16 runs against the baseline's bf16 runs, fp32 against fp32.
+        base_name = recorded_name(baseline, variant.partition("@")[2] or "fp32")
+        base = {(r["photo"], r["painting"]): r["style_distance"] for r in groups.get((size, base_name), [])}
         ratios = [r["style_distance"] / base[(r["photo"], r["painting"])] for r in rows
                   if (r["photo"], r["painting"]) in base]
-        versus = f"{statistics.median(ratios):.2f} ({len(ratios)})" if ratios and variant != baseline else "-"
+        versus = f"{statistics.median(ratios):.2f} ({len(ratios)})" if ratios and variant != base_name else "-"
         lines.append(f"| {size} | {variant} | {len(rows)} | {med['style_distance']:.3f} | {versus} | "
                      f"{med['layout']:.3f} | {min(r['layout'] for r in rows):.3f} | {med['paper_loss']:.3f} | "
                      f"{med['seconds']:.0f} |")
@@ -307,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--backbone", default="vgg16-hed")
     parser.add_argument("--threads", type=int, help="torch threads (1 keeps timings steady on a busy machine)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: the convolutions in bf16 (a CPU with bf16 units); recorded as VARIANT@bf16")
     parser.add_argument("--table", action="store_true", help="print the medians of the runs so far and exit")
     parser.add_argument("--compare", metavar="BASELINE,VARIANT",
                         help="print the two variants pair by pair at --size, with the medians, and exit")
@@ -336,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}")
-    run_variants(args.variants.split(","), pairs, args.size, args.backbone)
+    run_variants(args.variants.split(","), pairs, args.size, args.backbone, args.precision)
     return 0
 
 

