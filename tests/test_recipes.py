@@ -312,7 +312,7 @@ def test_the_command_line_uses_the_presets_start_unless_told(tmp_path):
     recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
     assert recipe["preset"] == "painterly" and recipe["init"] == "palette_shading"
     assert main(["chelsea", "wave", "-o", str(out), "--size", "40", "--steps", "2", "--quiet",
-                 "--backbone", "vgg16-hed", "--preset", "paper"]) == 0
+                 "--backbone", "vgg16-hed", "--preset", "paper", "--overwrite"]) == 0
     recipe = json.loads(read_metadata(out)["style-transfer-recipe"])
     assert recipe["preset"] == "paper" and recipe["init"] == "content" and recipe["scales"] == 1
 
