@@ -126,14 +126,16 @@ def run(variants: list[str], pairs: list[tuple[str, str]], size: int, precision:
     judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, fp32
     recipe_study.add_preset_variants()
     run_options = recipe_study.VARIANTS["painterly"][1](size)
+    setups = {}  # built once: each holds its own copy of the network's layers
+    for variant in variants:
+        gram_part, sliced_part, sliced_layers = VARIANTS[variant]
+        setups[recipe_study.recorded_name(variant, precision)] = SlicedStyleTransfer(
+            net, device="cpu", verbose=False, precision=precision, gram_part=gram_part, sliced_part=sliced_part,
+            sliced_layers=sliced_layers)
     for photo, painting in pairs:
-        for variant in variants:
-            name = recipe_study.recorded_name(variant, precision)
+        for name, transfer in setups.items():
             if (name, photo, painting, size) in {recipe_study._key(r) for r in recipe_study.load_results()}:
                 continue
-            gram_part, sliced_part, sliced_layers = VARIANTS[variant]
-            transfer = SlicedStyleTransfer(net, device="cpu", verbose=False, precision=precision,
-                                           gram_part=gram_part, sliced_part=sliced_part, sliced_layers=sliced_layers)
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
