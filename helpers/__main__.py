@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import gallery, presets, run_options, settings
 from .backbones import BACKBONES, BackboneError
-from .images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
+from .images import MIN_SIZE, SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .run_record import StopReason
 from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, stylize
 
@@ -34,6 +34,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _image_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if value < MIN_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_SIZE} pixels, got {value}")
     return value
 
 
@@ -158,7 +168,7 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
 
 
 # How the command line reads each kind of RunOptions field (run_options._option's ``parse``).
-PARSERS = {"positive_int": _positive_int, "positive_float": _positive_float,
+PARSERS = {"positive_int": _positive_int, "image_size": _image_size, "positive_float": _positive_float,
            "non_negative_float": _non_negative_float, "steps": _steps, "seed": _seed}
 
 
@@ -446,11 +456,25 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
     if output.is_dir():
         parser.error(f"output {args.output!r} is a folder; give a file name")
+    _check_style_blend(parser, args)
     _check_not_an_input(output, args)
     if output.exists() and not args.overwrite:  # checked before the run: minutes of work are not wasted
         parser.error(f"{args.output} already exists: choose another -o name, or pass --overwrite to replace it")
     _check_writable(output)
     return args, output
+
+
+def _check_style_blend(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--style-blend in the command line's own words, before any image is read."""
+    if args.style_blend is None:
+        return
+    styles = 1 + len(args.extra_styles or [])
+    if len(args.style_blend) != styles:
+        given = "STYLE" + f" and {styles - 1} --style" * (styles > 1)
+        parser.error(f"--style-blend needs one weight per style image, {styles} here ({given}); got "
+                     f"{len(args.style_blend)}: {','.join(f'{w:g}' for w in args.style_blend)}")
+    if sum(args.style_blend) <= 0:
+        parser.error("--style-blend weights are all 0: give at least one style a weight above 0")
 
 
 def _stylize(args: argparse.Namespace, shown: list[str]):

@@ -169,10 +169,13 @@ def to_rgb(image: Image.Image, label: str = "the image") -> Image.Image:
     return image.convert("RGB")
 
 
+MIN_SIZE = 8  # the smallest long side an image is resized to (the network's layers may need more)
+
+
 def long_side_size(width_height: tuple[int, int], size: int) -> tuple[int, int]:
     """(width, height) scaled so that the longer side is ``size`` pixels, aspect ratio kept."""
-    if size < 8:
-        raise ValueError(f"size must be at least 8 pixels, not {size}")
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE} pixels, not {size}")
     scale = size / max(width_height)
     return max(1, round(width_height[0] * scale)), max(1, round(width_height[1] * scale))
 

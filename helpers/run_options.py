@@ -35,7 +35,7 @@ def _option(default, help: str, *, parse: str | None = None, choices: Sequence |
             preset: bool = False, flag: str | None = None, metavar: str | None = None, command_line: bool = True):
     """A field of RunOptions with everything the command line needs to offer it (helpers/__main__.py builds
     its options from these, so the two cannot drift apart):
-    help: what it does; parse: how the command line reads it ("positive_int", "positive_float",
+    help: what it does; parse: how the command line reads it ("positive_int", "image_size", "positive_float",
     "non_negative_float", "steps", "seed"); choices; preset: True when the preset in use decides the default
     (the command line then defaults to None, and its help names the paper's value); flag: the option's name
     when not --field-name; command_line: False for an option offered from Python only."""
@@ -49,7 +49,7 @@ class RunOptions:
     steps: per level, or one count per level coarse to fine (None: the device's default); lr: None
     gives the optimiser's default (optimizers.default_lr). Each field's help says the rest."""
 
-    size: int | None = _option(None, "long side of the result in pixels", parse="positive_int")
+    size: int | None = _option(None, "long side of the result in pixels", parse="image_size")
     style_scale: float = _option(1.0, "resize the style image to this times the result's size: above 1 gives larger "
                                       "strokes, below 1 finer texture", parse="positive_float", preset=True)
     content_weight: float = _option(1.0, "content weight", parse="non_negative_float")

@@ -55,6 +55,10 @@ def test_offline_automatic_choice_says_why(tmp_path):
     (["file://photo.jpg", "swirls", "-o", "o.png"], "only http:// and https:// addresses"),
     (["chelsea", "swirls", "-o", "o.png", "--content-weight", "0", "--style-weight", "0"], "nothing to optimise"),
     (["chelsea", "swirls", "-o", "o.png", "--lr", "-1"], "above 0"),
+    (["chelsea", "swirls", "-o", "o.png", "--size", "7"], "--size: must be at least 8 pixels, got 7"),
+    (["chelsea", "swirls", "-o", "o.png", "--style-blend", "1,2"], "--style-blend needs one weight per style image, 1"),
+    (["chelsea", "swirls", "-o", "o.png", "--style", "mosaic", "--style-blend", "0,0"],
+     "--style-blend weights are all 0"),
 ])
 def test_bad_input_gets_one_line_errors(tmp_path, args, message):
     args = [str(tmp_path / a) if a.startswith(("o.", "missing")) else a for a in args]
