@@ -456,7 +456,7 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
     if output.is_dir():
         parser.error(f"output {args.output!r} is a folder; give a file name")
-    _check_style_blend(parser, args)
+    _check_style_blend(parser, args, argv)
     _check_not_an_input(output, args)
     if output.exists() and not args.overwrite:  # checked before the run: minutes of work are not wasted
         parser.error(f"{args.output} already exists: choose another -o name, or pass --overwrite to replace it")
@@ -464,17 +464,20 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
     return args, output
 
 
-def _check_style_blend(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """--style-blend in the command line's own words, before any image is read."""
+def _check_style_blend(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> None:
+    """--style-blend in the command line's own words, before any image is read; a value that came from
+    a recipe is called the recipe's."""
     if args.style_blend is None:
         return
+    given_here = any(arg.startswith("--style-blend") for arg in argv)
+    option = "--style-blend" if given_here or not args.recipe else f"{args.recipe}: the recipe's --style-blend"
     styles = 1 + len(args.extra_styles or [])
     if len(args.style_blend) != styles:
         given = "STYLE" + f" and {styles - 1} --style" * (styles > 1)
-        parser.error(f"--style-blend needs one weight per style image, {styles} here ({given}); got "
+        parser.error(f"{option} needs one weight per style image, {styles} here ({given}); got "
                      f"{len(args.style_blend)}: {','.join(f'{w:g}' for w in args.style_blend)}")
     if sum(args.style_blend) <= 0:
-        parser.error("--style-blend weights are all 0: give at least one style a weight above 0")
+        parser.error(f"{option} weights are all 0: give at least one style a weight above 0")
 
 
 def _stylize(args: argparse.Namespace, shown: list[str]):

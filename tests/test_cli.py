@@ -137,6 +137,19 @@ def test_the_output_may_not_overwrite_an_input(tmp_path, role):
     assert photo.read_bytes() == before
 
 
+def test_a_recipe_whose_style_blend_does_not_fit_is_named_as_the_recipes(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    recipe = PngImagePlugin.PngInfo()
+    settings = {"content": "chelsea", "style": "swirls", "style_blend": [1, 2]}
+    recipe.add_text("style-transfer-recipe", json.dumps(settings))
+    Image.new("RGB", (8, 8)).save(tmp_path / "recipe.png", pnginfo=recipe)
+    run = cli("--recipe", tmp_path / "recipe.png", "-o", tmp_path / "o.png", "--size", 32, "--steps", 1)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "recipe.png: the recipe's --style-blend needs one weight per style image, 1 here" in run.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_the_output_may_not_overwrite_a_bundled_image():
     bundled = ROOT / "images" / "chelsea.png"
     before = bundled.read_bytes()
