@@ -37,7 +37,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import helpers
-from helpers import gallery, measure, presets
+from helpers import color, gallery, measure, presets
 from helpers.images import load_image, save_image, tensor_to_pil
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +66,20 @@ def _painterly_steps(size: int, first: int = 150, finer: int = 50) -> dict:
     """`painterly` with ``first`` steps at its first level (about 256 px) and ``finer`` at each finer one."""
     options = _from_256(size, init="palette_shading")
     return dict(options, steps=[first] + [finer] * (options["scales"] - 1))
+
+
+def _noisy_palette_start(content: torch.Tensor, style: torch.Tensor, std: float = 0.1) -> torch.Tensor:
+    """`painterly`'s start (the photo in the painting's colours, its own shading) plus Gaussian noise."""
+    noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
+    return (color.match_palette_keep_shading(content, style) + std * noise).clamp(0, 1)
+
+
+def _blurred_palette_start(content: torch.Tensor, style: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """`painterly`'s start, blurred: the layout and colours without the photo's fine texture."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    start = color.match_palette_keep_shading(content, style)
+    return gaussian_blur(start, kernel_size=2 * round(3 * sigma) + 1, sigma=sigma)
 
 
 VARIANTS = {
@@ -114,6 +128,9 @@ VARIANTS = {
     # measure (it sees the result at 256 px) can see.
     "painterly_ss1.5": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=1.5)),
     "painterly_ss2": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=2.0)),
+    # ... and smaller: 1.5 and 2 were further, so the other way (finer strokes, more of them in view).
+    "painterly_ss0.75": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=0.75)),
+    "painterly_ss0.5": ({}, lambda size: _from_256(size, init="palette_shading", style_scale=0.5)),
     # Twice the steps at the finest level (100 instead of 50 at 512 px): the measure improves from 256 to 512 px.
     "painterly_fine100": ({}, lambda size: _painterly_steps(size, finer=100)),
     # `painterly`'s CPU schedule above about 362 px since 2026-11-28 (time_to_picture.py chose it): 60 steps at
@@ -125,6 +142,17 @@ VARIANTS = {
     "painterly_preact": (dict(style_layers=tuple(n.replace("relu", "conv") for n in _PAPER_STYLE)),
                          lambda size: _from_256(size, init="palette_shading")),
     "painterly_sw100": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=100)),
+    # The paper starts from white noise; noise may seed the fine texture the measure answers to. From noise
+    # alone, and from `painterly`'s start with Gaussian noise (std 0.1) added.
+    "painterly_noise": ({}, lambda size: _from_256(size, init="noise")),
+    "painterly_psnoise": ({}, lambda size: _from_256(size, init=_noisy_palette_start)),
+    # `painterly`'s start blurred (Gaussian, sigma 2 or 4 px): the photo's own fine texture gone, the layout kept.
+    "painterly_blur2": ({}, lambda size: _from_256(size, init=_blurred_palette_start)),
+    "painterly_blur4": ({}, lambda size: _from_256(size, init=lambda c, s: _blurred_palette_start(c, s, 4.0))),
+    "painterly_blur2_sw100": ({}, lambda size: _from_256(size, init=_blurred_palette_start, style_weight=100)),
+    # Larger style weights still: at 100 the layout stayed at 0.99 on the screening pairs.
+    "painterly_sw300": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=300)),
+    "painterly_sw1000": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=1000)),
     "painterly_60_45_h20": ({}, lambda size: dict(_painterly_steps(size, first=60, finer=45), lbfgs_history=20)),
     # The winners of the single changes together: shallow style weights, max pooling, a larger style weight.
     "palette_combo30": (dict(style_layer_weights=(0.3, 0.3, 0.2, 0.1, 0.1), pooling="max"),
@@ -198,6 +226,10 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
             if (variant, photo, painting, size) in {_key(r) for r in load_results()}:
                 continue
             start = time.perf_counter()
+            if callable(run_options.get("init")):  # a start built here from the photo and the painting
+                content = helpers.load_image(photo, size)
+                run_options = dict(run_options, init=run_options["init"](content, helpers.load_image(
+                    painting, max(content.shape[-2:]))))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 result = transfer.run(photo, painting, size=size, seed=0, progress=False, **run_options)

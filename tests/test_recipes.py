@@ -232,6 +232,37 @@ def test_the_recipe_study_records_every_measure(tmp_path, monkeypatch):
 
 
 @needs_feedforward
+def test_the_recipe_study_builds_a_start_from_the_photo_and_the_painting(tmp_path, monkeypatch):
+    study = _load_recipe_study()
+    monkeypatch.setattr(study, "RESULTS", tmp_path / "results.jsonl")
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    calls = []
+
+    def grey_start(content, style):
+        calls.append((tuple(content.shape), tuple(style.shape)))
+        return torch.full_like(content, 0.5)
+
+    monkeypatch.setitem(study.VARIANTS, "grey", ({}, lambda size: dict(steps=2, init=grey_start)))
+    study.run_variants(["grey"], [("chelsea", "wave")], 48, "vgg16-hed")
+    (content_shape, style_shape), = calls
+    assert max(content_shape[-2:]) == 48 and max(style_shape[-2:]) == 48
+    assert study.load_results()[0]["steps"] == 2
+
+
+def test_the_recipe_studys_blurred_start_keeps_the_layout_not_the_fine_texture():
+    study = _load_recipe_study()
+    photo, painting = helpers.load_image("chelsea", 96), helpers.load_image("wave", 96)
+    sharp = helpers.color.match_palette_keep_shading(photo, painting)
+    blurred = study._blurred_palette_start(photo, painting, sigma=2.0)
+    assert blurred.shape == sharp.shape
+    assert measure.layout_correlation(blurred, sharp) > 0.95  # the same light and dark layout at 32 px
+    fine = lambda image: (image[..., 1:, :] - image[..., :-1, :]).abs().mean()  # noqa: E731
+    assert fine(blurred) < 0.5 * fine(sharp)  # most of the pixel-to-pixel detail gone
+    noisy = study._noisy_palette_start(photo, painting)
+    assert 0 <= noisy.min() and noisy.max() <= 1 and fine(noisy) > fine(sharp)
+
+
+@needs_feedforward
 def test_measure_sensitivity_rescores_a_saved_result_blurred_and_shrunk(tmp_path, monkeypatch):
     from pathlib import Path
 
