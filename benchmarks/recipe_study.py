@@ -160,6 +160,11 @@ VARIANTS = {
     # (`style_init`) the measure came closest of all, but the photo was lost.
     "painterly_mix25": ({}, lambda size: _from_256(size, init=lambda c, s: _painting_mixed_start(c, s, 0.25))),
     "painterly_mix50": ({}, lambda size: _from_256(size, init=lambda c, s: _painting_mixed_start(c, s, 0.5))),
+    # Adam takes steps of a fixed size where L-BFGS settles near its start: 150 steps (as L-BFGS) and 300,
+    # at its default learning rate (0.02) and at twice it.
+    "painterly_adam150": ({}, lambda size: _from_256(size, init="palette_shading", optimizer="adam")),
+    "painterly_adam150_lr04": ({}, lambda size: _from_256(size, init="palette_shading", optimizer="adam", lr=0.04)),
+    "painterly_adam300": ({}, lambda size: dict(_from_256(size, init="palette_shading", optimizer="adam"), steps=300)),
     # Larger style weights still: at 100 the layout stayed at 0.99 on the screening pairs.
     "painterly_sw300": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=300)),
     "painterly_sw1000": ({}, lambda size: _from_256(size, init="palette_shading", style_weight=1000)),
