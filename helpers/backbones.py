@@ -14,8 +14,8 @@ Backbones (all with torchvision's ``features`` layout, so layer names and indice
 - ``vgg19-random-scaled``: the same random weights (same seed), biases zeroed and each convolution
   rescaled so that its output has unit mean square on a fixed calibration input (LSUV-style, Mishkin
   & Matas 2016; the scale He et al. 2015 derive for ReLU networks). Its deep features keep their size
-  and do depend on the image, and random networks scaled this way make textures (Ustyuzhaninov et
-  al., ICLR 2017). Only when asked for.
+  and do depend on the image, and random deep networks with rescaled layers make textures (He, Wang &
+  Hopcroft, NIPS 2016; even one random layer can, Ustyuzhaninov et al., ICLR 2017). Only when asked for.
 
 ``load_backbone()`` picks one: explicit argument > ``NST_BACKBONE`` > ``vgg19`` when its weights are
 cached or downloadable > ``vgg16-hed``, and prints which and why.
