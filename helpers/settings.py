@@ -20,7 +20,8 @@ OUTPUT_ENV = "NST_OUTPUT_DIR"
 DEVICE_ENV = "NST_DEVICE"
 
 # Image long side and optimisation steps by device. On this course's reference CPU (2 cores) one
-# VGG step costs ~0.2 s at 128 px and ~0.7 s at 256 px; a GPU does 512 px in milliseconds.
+# VGG step costs ~0.2 s at 128 px and ~0.7 s at 256 px; a GPU takes tens of milliseconds a step at 512 px
+# (jcjohnson/neural-style: 500 L-BFGS steps in about 30 s on a Pascal Titan X).
 FULL_SIZE = {"cuda": 512, "mps": 384, "cpu": 256}
 FULL_STEPS = {"cuda": 500, "mps": 300, "cpu": 150}
 QUICK_SIZE = 64
@@ -28,7 +29,7 @@ QUICK_STEPS = 8
 
 # Network options, decided here once (StyleTransfer, stylize and the command line read them).
 POOLINGS = ("avg", "max")
-POOLING = "avg"  # the paper's: Gatys et al. found average pooling gives smoother images than max
+POOLING = "avg"  # the paper's: "slightly more appealing results" than max pooling, Gatys et al. found
 # "bf16" runs the convolutions in bfloat16 (autocast), for hardware with bf16 units (recent GPUs,
 # CPUs with AVX512_BF16 or AMX); Gram matrices and losses stay float32 either way.
 PRECISIONS = ("fp32", "bf16")
