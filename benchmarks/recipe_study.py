@@ -225,14 +225,20 @@ def recorded_name(variant: str, precision: str) -> str:
 def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, backbone: str,
                  precision: str = "fp32") -> None:
     net = helpers.load_backbone(backbone)
-    # The paper's objective, for paper_loss: always fp32, so that runs in either precision are scored alike.
-    judge = helpers.StyleTransfer(net, device="cpu", verbose=False)
     setups = {}
     for variant in variants:
         transfer_options, run_options = VARIANTS[variant]
         run_options = run_options(size) if callable(run_options) else run_options
         setups[recorded_name(variant, precision)] = helpers.StyleTransfer(
             net, device="cpu", verbose=False, precision=precision, **transfer_options), run_options
+    run_setups(setups, pairs, size, net, precision)
+
+
+def run_setups(setups: dict[str, tuple], pairs: list[tuple[str, str]], size: int, net, precision: str) -> None:
+    """Run each setup ({recorded name: (transfer, run options)}) on each pair not yet recorded, and record
+    it: its measures in RESULTS, its picture in ``image_file``. Other scripts' transfers run through here too."""
+    # The paper's objective, for paper_loss: always fp32, so that runs in either precision are scored alike.
+    judge = helpers.StyleTransfer(net, device="cpu", verbose=False)
     # Pair by pair, every variant on each: a study stopped early still compares the variants on the same pairs.
     for photo, painting in pairs:
         for variant, (transfer, run_options) in setups.items():

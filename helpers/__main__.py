@@ -18,7 +18,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import gallery, presets, run_options, settings
+from . import gallery, presets, run_inputs, run_options, settings
 from .backbones import BACKBONES, BackboneError
 from .images import MIN_SIZE, SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .run_record import StopReason
@@ -471,12 +471,14 @@ def _check_style_blend(parser: argparse.ArgumentParser, args: argparse.Namespace
         return
     given_here = any(arg.startswith("--style-blend") for arg in argv)
     option = "--style-blend" if given_here or not args.recipe else f"{args.recipe}: the recipe's --style-blend"
-    styles = 1 + len(args.extra_styles or [])
-    if len(args.style_blend) != styles:
-        given = "STYLE" + f" and {styles - 1} --style" * (styles > 1)
-        parser.error(f"{option} needs one weight per style image, {styles} here ({given}); got "
-                     f"{len(args.style_blend)}: {','.join(f'{w:g}' for w in args.style_blend)}")
-    if sum(args.style_blend) <= 0:
+    styles = [args.style, *(args.extra_styles or [])]
+    try:
+        run_inputs.style_blend(styles, args.style_blend, None)  # the library's check decides; this says it
+    except ValueError:
+        if len(args.style_blend) != len(styles):
+            given = "STYLE" + f" and {len(styles) - 1} --style" * (len(styles) > 1)
+            parser.error(f"{option} needs one weight per style image, {len(styles)} here ({given}); got "
+                         f"{len(args.style_blend)}: {','.join(f'{w:g}' for w in args.style_blend)}")
         parser.error(f"{option} weights are all 0: give at least one style a weight above 0")
 
 

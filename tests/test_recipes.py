@@ -432,3 +432,15 @@ def test_the_sliced_style_term_is_zero_at_the_painting_only(monkeypatch, hed):
         image = photo.clone().requires_grad_(True)
         objective(image)["total"].backward()
         assert image.grad.abs().sum() > 0  # the sort passes gradients back to the image
+
+
+@needs_feedforward
+def test_the_sliced_screen_records_its_runs_as_the_recipe_study_does(tmp_path, monkeypatch):
+    sw = _load_sliced_wasserstein(monkeypatch)
+    monkeypatch.setattr(sw.recipe_study, "RESULTS", tmp_path / "results.jsonl")
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    sw.run(["sliced_deep"], [("chelsea", "wave")], 40, "fp32")
+    sw.run(["sliced_deep"], [("chelsea", "wave")], 40, "fp32")  # already recorded: skipped
+    (record,) = sw.recipe_study.load_results()
+    assert record["variant"] == "sliced_deep" and record["size"] == 40 and record["paper_loss"] > 0
+    assert sw.recipe_study.image_file("sliced_deep", "chelsea", "wave", 40).is_file()
