@@ -20,13 +20,16 @@ One module per concept:
 - ``measure``   judges the optimisation does not see: style distance and layout kept
 - ``diagram``   a drawing of the whole method (``draw_method_diagram``), for notebook 04
 - ``exercises`` checks for the notebooks' exercises
-- ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT``
+- ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT`` (``_startup``: Ctrl-C while it starts)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import _startup  # noqa: F401  first: a Ctrl-C while `python -m helpers` loads torch is one line
+
+# isort: split
 import torch
 
 from . import color, diagram, feedforward, gallery, measure, presets

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import gallery, presets, run_inputs, run_options, settings
+from ._startup import leave_quietly_on_ctrl_c
 from .backbones import BACKBONES, BackboneError
 from .images import MIN_SIZE, SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .run_record import StopReason
@@ -533,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         _list_images()
         return 0
     previous_handlers = _sigterm_as_ctrl_c()
+    if signal.getsignal(signal.SIGINT) is leave_quietly_on_ctrl_c:  # start-up is over: Ctrl-C stops the run
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     shown: list[str] = []
     try:
         args, output = _checked_arguments(parser, args, argv)
@@ -557,5 +560,19 @@ def main(argv: list[str] | None = None) -> int:
     return _report(result, path, shown)
 
 
+def run_and_exit() -> None:
+    """``python -m helpers``: main(), then an exit that a late Ctrl-C cannot turn into a kill. Once main()
+    has returned, the result is saved or the error said; a Ctrl-C that escapes main() (one more while the
+    last line is printed) or arrives while Python shuts down must not end the process by SIGINT (exit
+    status -2, or 130 in a shell, with a traceback) instead of main()'s own status."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # shutting down (torch's teardown) takes a moment
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit()

@@ -259,3 +259,60 @@ def test_sigterm_saves_the_best_image_like_ctrl_c(tmp_path, stop):
             process.kill()
     assert process.returncode == 3, (stdout, stderr)
     assert out.exists() and b"wrote" in stdout and b"interrupted after" in seen + stderr
+
+
+def test_ctrl_c_while_the_command_line_starts_is_one_line(tmp_path):
+    """Ctrl-C while `python -m helpers` still imports torch: one line and exit status 130, no traceback."""
+    out = tmp_path / "o.png"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # -X importtime prints a line as each module is imported: a torch submodule's line means torch is loading.
+    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "helpers", "chelsea", "swirls", "-o",
+                                str(out), "--size", "32", "--steps", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 120
+        loading = re.compile(rb"\|\s+torch\.")
+        while not loading.search(seen) and time.monotonic() < deadline:
+            chunk = os.read(process.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+        assert loading.search(seen), seen.decode(errors="replace")[-2000:]
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    said = [line for line in stderr.decode(errors="replace").splitlines() if "import time:" not in line]
+    assert process.returncode == 130, said
+    assert said == ["interrupted while starting; nothing was written"]
+    assert not out.exists()
+
+
+def test_importing_helpers_leaves_ctrl_c_alone():
+    """Only `python -m helpers` hands Ctrl-C to its start-up handler: a notebook or script keeps Python's."""
+    code = "import signal, helpers; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.stdout.strip() == "True", result.stderr
+
+
+def test_a_late_ctrl_c_does_not_replace_the_exit_status(monkeypatch, capsys):
+    """A Ctrl-C that escapes main() (one more while the last line prints) exits with 130 and a word, not a
+    traceback; after main() returns, Ctrl-C is ignored while Python shuts down, so main()'s status stands."""
+    before = signal.getsignal(signal.SIGINT)
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    try:
+        monkeypatch.setattr(cli_module, "main", interrupted)
+        with pytest.raises(SystemExit) as exit_:
+            cli_module.run_and_exit()
+        assert exit_.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+        monkeypatch.setattr(cli_module, "main", lambda: 3)
+        with pytest.raises(SystemExit) as exit_:
+            cli_module.run_and_exit()
+        assert exit_.value.code == 3 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
