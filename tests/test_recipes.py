@@ -444,3 +444,46 @@ def test_the_sliced_screen_records_its_runs_as_the_recipe_study_does(tmp_path, m
     (record,) = sw.recipe_study.load_results()
     assert record["variant"] == "sliced_deep" and record["size"] == 40 and record["paper_loss"] > 0
     assert sw.recipe_study.image_file("sliced_deep", "chelsea", "wave", 40).is_file()
+
+
+def _load_method_screens(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import method_screens
+
+    return method_screens
+
+
+def test_the_laplacian_pyramid_gives_the_image_back(monkeypatch):
+    screens = _load_method_screens(monkeypatch)
+    image = torch.rand(1, 3, 45, 61)
+    pyramid = screens.to_pyramid(image, 4)
+    assert [tuple(band.shape[-2:]) for band in pyramid] == [(45, 61), (23, 31), (12, 16), (6, 8)]
+    torch.testing.assert_close(screens.from_pyramid(pyramid), image, atol=1e-6, rtol=0)
+    assert pyramid[0].abs().mean() < image.abs().mean() / 2  # a band holds detail, not the image
+
+
+def test_the_pyramid_screen_with_one_band_is_the_plain_method(monkeypatch, hed):
+    """One band is the pixels themselves: the same run as StyleTransfer's, step for step."""
+    screens = _load_method_screens(monkeypatch)
+    plain = helpers.StyleTransfer(hed, device="cpu", verbose=False)
+    one_band = screens.PyramidStyleTransfer(hed, device="cpu", verbose=False, bands=1)
+    five_bands = screens.PyramidStyleTransfer(hed, device="cpu", verbose=False, bands=5)
+    runs = [t.run("chelsea", "wave", size=40, steps=4, progress=False) for t in (plain, one_band, five_bands)]
+    torch.testing.assert_close(runs[1].image, runs[0].image, atol=1e-4, rtol=0)
+    assert (runs[2].image - runs[0].image).abs().max() > 1e-3  # the bands change the path
+
+
+def test_the_multi_size_style_target_is_the_mean_of_the_sizes(monkeypatch, hed):
+    screens = _load_method_screens(monkeypatch)
+    painting = helpers.load_image("wave", 64)
+    plain = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_grams(painting)
+    one = screens.MultiSizeStyleTransfer(hed, device="cpu", verbose=False, style_sizes=(1.0,)).style_grams(painting)
+    half = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_grams(
+        helpers.images.resize_tensor(painting, (round(painting.shape[-2] * 0.5), 32)))
+    both = screens.MultiSizeStyleTransfer(hed, device="cpu", verbose=False,
+                                          style_sizes=(1.0, 0.5)).style_grams(painting)
+    for name in plain:
+        torch.testing.assert_close(one[name], plain[name])
+        torch.testing.assert_close(both[name], (plain[name] + half[name]) / 2)
