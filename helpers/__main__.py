@@ -259,6 +259,8 @@ def _as_option_text(key: str, value) -> str:
         return ",".join(str(v) for v in value)
     if isinstance(value, (int, float, str)) and not isinstance(value, bool):
         return str(value)
+    if value == [] and key.endswith("layers"):  # no layers, as --style-layers '' asks and records
+        return ""
     raise _RecipeError(f"{key}: expected {'a list of names' if key.endswith('layers') else 'a value'}, "
                        f"not {json.dumps(value)[:60]}")
 
@@ -330,7 +332,20 @@ def _apply_recipe(parser: argparse.ArgumentParser, png: str, argv: list[str]) ->
     if missing and args.output:
         raise ValueError(f"{png}: the recipe names no {' or '.join(missing)} image (it was given from Python as "
                          f"an image, not a name or path): give {' and '.join(missing)} on the command line")
+    _say_the_recipes_images(recipe, args)
     return args
+
+
+def _say_the_recipes_images(recipe: dict, args: argparse.Namespace) -> None:
+    """Name the images a recipe supplies (files or URLs, read as if given here): a recipe is untrusted, and
+    a relative path in it is read from the current folder, not the recipe's."""
+    named = [f"{label} {getattr(args, key)}" for key, label in (("content", "CONTENT"), ("style", "STYLE"))
+             if getattr(args, key) and getattr(args, key) == recipe.get(key)]
+    for key, option in (("extra_styles", "--style"), ("masks", "--mask")):
+        if recipe.get(key) and list(getattr(args, key) or []) == recipe[key]:
+            named += [f"{option} {value}" for value in recipe[key]]
+    if named:
+        print(f"note: the recipe names the images: {one_line(', '.join(named))[:300]}", file=sys.stderr)
 
 
 def _check_writable(output: Path) -> None:
@@ -430,16 +445,37 @@ def _show_warnings_live(shown: list[str]) -> None:
     warnings.simplefilter("always")
 
 
-def _save_somewhere(result, output: Path) -> Path:
+def _free_name_beside(output: Path) -> Path:
+    """``name-2.png``, ``name-3.png``, ...: the first name beside ``output`` that is not taken."""
+    for n in range(2, 10_000):
+        candidate = output.with_name(f"{output.stem}-{n}{output.suffix}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise FileExistsError(f"{output}: no free name beside it")
+
+
+def _save_somewhere(result, output: Path, overwrite: bool = True) -> Path:
     """Save the result; if that fails now (disk full, folder gone), save it in the temp folder instead
-    so that minutes of optimisation are not lost, and say where it went."""
+    so that minutes of optimisation are not lost, and say where it went. Without ``overwrite``, a file
+    that appeared at ``output`` during the run (another run with the same -o) is kept, and the result
+    goes beside it."""
     try:
-        return Path(result.save(output))
+        return Path(result.save(output, replace=overwrite))
+    except FileExistsError:
+        for _ in range(3):  # another process may take the free name first
+            beside = _free_name_beside(output)
+            try:
+                result.save(beside, replace=False)
+            except FileExistsError:
+                continue
+            raise OSError(f"{output} appeared while the run went on (another run with the same -o?) and was "
+                          f"kept: the result was saved to {beside} instead (pass --overwrite to replace)") from None
+        reason = "it and the names beside it appeared while the run went on, and were kept"
     except OSError as err:
-        rescue = Path(tempfile.gettempdir()) / f"style-transfer-{int(time.time())}{output.suffix}"
-        result.save(rescue)
-        raise OSError(f"could not write {output} ({err.strerror or err}); the result was saved to {rescue} "
-                      "instead") from None
+        reason = err.strerror or str(err)
+    rescue = Path(tempfile.gettempdir()) / f"style-transfer-{int(time.time())}{output.suffix}"
+    result.save(rescue)
+    raise OSError(f"could not write {output} ({reason}); the result was saved to {rescue} instead")
 
 
 # The options passed to stylize as they are (the images, the device and --quiet are read first).
@@ -504,9 +540,9 @@ def _stylize(args: argparse.Namespace, shown: list[str]):
     return result
 
 
-def _save(result, output: Path) -> Path:
+def _save(result, output: Path, overwrite: bool) -> Path:
     with _interrupts_held() as held:
-        path = _save_somewhere(result, output)
+        path = _save_somewhere(result, output, overwrite)
     if held:
         print("note: interrupted while the result was being written: it was written completely first",
               file=sys.stderr)
@@ -546,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: stopped ({result.stopped}) before the first step was done: nothing was painted, so "
                   "nothing was written", file=sys.stderr)
             return EXIT_STOPPED_EARLY
-        path = _save(result, output)
+        path = _save(result, output, args.overwrite)
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -65,7 +65,13 @@ def size_text(count: int) -> str:
 
 def check_url(url: str) -> None:
     """Refuse anything but an absolute http(s) URL, with a message that says what is missing."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (reading it checks it: a port that is not a number raises here)
+    except ValueError as err:  # an unclosed [IPv6] bracket, a port like :abc
+        raise DownloadError(f"{url}: not a valid address ({err})") from None
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise DownloadError(f"{url}: the address names no host (http://HOST/PATH)")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         hint = (f"; did you mean http://{url}?" if parts.scheme in ("", "localhost") or parts.path[:1].isdigit()
                 else "")

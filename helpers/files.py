@@ -22,9 +22,11 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_file(path: Path) -> Iterator:
+def atomic_file(path: Path, replace: bool = True) -> Iterator:
     """Open a temporary file beside ``path``; on success it is renamed to ``path`` (atomic on one file
-    system), on any error it is deleted. Either the whole new file is there, or the old one is."""
+    system), on any error it is deleted. Either the whole new file is there, or the old one is.
+    ``replace=False``: a file at ``path`` is never replaced, even one that appeared while this one was
+    written (FileExistsError; the new file is deleted)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -34,9 +36,25 @@ def atomic_file(path: Path) -> Iterator:
         # mkstemp makes the file private (0600): give it the mode a plain open() would, the replaced
         # file's own, or for a new file 0666 minus the umask (usually 0644)
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_umask())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _place_new(Path(tmp), path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _place_new(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if nothing has that name: a hard link fails if it exists, in one
+    step. File systems without hard links (FAT, some network shares) get a check just before the rename."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} already exists") from None
+    except OSError:
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(f"{path} already exists") from None
+        os.replace(tmp, path)
 
 
 def sha256_of(path: str | Path) -> str:

@@ -7,6 +7,7 @@ Each backbone converts that to its own input format itself (see ``backbones.py``
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -303,15 +304,20 @@ def load_pil(source) -> Image.Image:
         return array_to_pil(source)
     if isinstance(source, (str, Path)):
         text = str(source)
-        if text.startswith(("http://", "https://")):
+        if text.lower().startswith(("http://", "https://")):  # a scheme is case-insensitive (RFC 3986)
             return to_rgb(read_url(text), text)
         scheme = text.partition("://")[0]
         if "://" in text and scheme.isalpha() and not Path(text).exists():
             local = " (for a local file give its path)" if scheme.lower() == "file" else ""
             raise ImageLoadError(f"{text}: only http:// and https:// addresses can be downloaded, not {scheme}://"
                                  f"{local}")
-        if gallery.is_registered(text) and not Path(text).exists():
-            return to_rgb(_open(gallery.image_path(text), text), text)
+        if gallery.is_registered(text):
+            if not Path(text).is_file():  # a folder of that name is no image: the registered one is meant
+                return to_rgb(_open(gallery.image_path(text), text), text)
+            if "/" not in text and os.sep not in text:  # a bare name that is also a file here: say which is used
+                warnings.warn(f"{text}: the file {text!r} in the current folder is used, not the registered image "
+                              f"of that name: give its path (./{text}) to say so, or run elsewhere for the "
+                              "registered image", stacklevel=2)
         return to_rgb(_open(Path(text).expanduser(), text), text)
     raise ImageLoadError(f"cannot load an image from a {type(source).__name__}: give a path, URL, "
                          "registered name, PIL image, NumPy array or tensor")
@@ -332,8 +338,10 @@ def resize_tensor(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
                                            antialias=True)
 
 
-def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, quality: int = 95) -> Path:
+def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, quality: int = 95,
+               replace: bool = True) -> Path:
     """Save a tensor or PIL image as PNG, JPEG, WebP or TIFF, atomically: a failure never leaves half a file.
+    ``replace=False``: never replace a file at ``path`` (FileExistsError), even one made meanwhile.
 
     metadata: text fields stored in the PNG (used for each image's recipe); ignored for JPEG.
     """
@@ -348,7 +356,7 @@ def save_image(image, path: str | Path, metadata: dict[str, str] | None = None, 
         for key, value in metadata.items():
             info.add_text(str(key), str(value))
         options["pnginfo"] = info
-    with atomic_file(path) as f:
+    with atomic_file(path, replace=replace) as f:
         pil.save(f, format=fmt, **options)
     return path
 

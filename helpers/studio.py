@@ -89,6 +89,8 @@ def _at_width(image: Image.Image, width: int) -> Image.Image:
 
 
 CURVE_COLOURS = {"total": "#1f77b4", "content": "#2ca02c", "style": "#ff7f0e"}
+# Each curve is a term of the total as the loop adds it up: the style term is already times the style weight.
+CURVE_LABELS = {"total": "total", "content": "content", "style": "style \u00d7 weight"}
 
 
 def loss_curve_svg(history: list[dict], best_step: int = 0, width: int = DISPLAY_WIDTH, height: int = 200) -> bytes:
@@ -121,7 +123,7 @@ def loss_curve_svg(history: list[dict], best_step: int = 0, width: int = DISPLAY
     if best_step and history[best_step - 1]["total"] > 0:
         best = history[best_step - 1]
         parts.append(f'<circle cx="{x(best["step"]):.1f}" cy="{y(best["total"]):.1f}" r="3.5" fill="#d62728"/>')
-    legend = "".join(f'<tspan fill="{colour}">{term} </tspan>' for term, colour in CURVE_COLOURS.items())
+    legend = "".join(f'<tspan fill="{colour}">{CURVE_LABELS[term]} </tspan>' for term, colour in CURVE_COLOURS.items())
     parts += [f'<text x="{left}" y="12">{legend}<tspan fill="#d62728">\u25cf best</tspan></text>',
               f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{10 ** high:.2g}</text>',
               f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">{10 ** low:.2g}</text>',
@@ -378,7 +380,8 @@ class Studio:
         if self.history:
             steps = [h["step"] for h in self.history]
             for term, colour in CURVE_COLOURS.items():
-                curve.plot(steps, [h[term] for h in self.history], color=colour, linewidth=1.5, label=term)
+                curve.plot(steps, [h[term] for h in self.history], color=colour, linewidth=1.5,
+                           label=CURVE_LABELS[term])
             totals = [h["total"] for h in self.history]
             if min(totals) > 0:
                 # Log scale, down to a thousandth of the lowest total (a start from the photo has a content

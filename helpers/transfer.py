@@ -67,9 +67,11 @@ class TransferResult:
     def seconds(self) -> float:
         return self.history[-1]["seconds"] if self.history else 0.0
 
-    def save(self, path) -> str:
-        """Save the image; a PNG also stores the recipe (backbone, layers, weights, ...)."""
-        return str(save_image(self.image, path, metadata={"style-transfer-recipe": json.dumps(self.recipe)}))
+    def save(self, path, replace: bool = True) -> str:
+        """Save the image; a PNG also stores the recipe (backbone, layers, weights, ...).
+        ``replace=False``: never replace an existing file (FileExistsError)."""
+        return str(save_image(self.image, path, metadata={"style-transfer-recipe": json.dumps(self.recipe)},
+                              replace=replace))
 
 
 class _NotFinite(Exception):
@@ -316,8 +318,10 @@ class StyleTransfer:
             return StopReason.INTERRUPTED, (f"interrupted after {run.step} step{'s' * (run.step != 1)}: returning the "
                                             f"best image so far (step {run.best_step}, {level_size} px)")
         if isinstance(err, _NotFinite):
-            return StopReason.NOT_FINITE, (f"{err}: stopped, returning the best image so far (step {run.best_step}). "
-                                           "Lower the style weight or learning rate, or use L-BFGS.")
+            kept = (f"returning the best image so far (step {run.best_step})" if run.best_step
+                    else "before any step was done")
+            return StopReason.NOT_FINITE, (f"{err}: stopped, {kept}. Lower the weights (style, content, total "
+                                           "variation) or the learning rate; with Adam, try L-BFGS.")
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         return StopReason.OUT_OF_MEMORY, (f"out of memory at {level_size} px after {run.step} steps: returning the "

@@ -170,10 +170,10 @@ def test_a_failed_save_after_the_run_keeps_the_result(tmp_path, monkeypatch, cap
     (tmp_path / "rescue").mkdir()
     real_save = TransferResult.save
 
-    def save_fails_for_the_output(self, path):
+    def save_fails_for_the_output(self, path, **options):
         if Path(path).parent == tmp_path / "out":
             raise OSError(28, "No space left on device")
-        return real_save(self, path)
+        return real_save(self, path, **options)
 
     monkeypatch.setattr(TransferResult, "save", save_fails_for_the_output)
     code = cli_module.main(["chelsea", "swirls", "-o", str(tmp_path / "out" / "o.webp"), "--size", "32",

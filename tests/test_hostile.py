@@ -111,8 +111,10 @@ def test_a_bad_recipe_value_given_again_on_the_command_line_is_still_checked(tmp
 def test_errors_are_one_printable_line_whatever_the_recipe_holds(tmp_path, fake_stylize, capsys):
     png = _recipe_png(tmp_path / "r.png", {**BASE, "content": "\x1b[2J\x1b]0;owned\x07line\nbreak.png"})
     assert _main("--recipe", png, "-o", tmp_path / "o.png") == 2
-    line = _error(capsys)
-    assert "\x1b" not in line and "\x07" not in line and "?[2J?]0;owned?line break.png: no such file" in line
+    note, line = capsys.readouterr().err.strip().splitlines()  # the recipe's images are named, then the error
+    assert note.startswith("note: the recipe names the images: CONTENT ?[2J?]0;owned?line break.png")
+    assert line.startswith("error:") and "?[2J?]0;owned?line break.png: no such file" in line
+    assert not any(c in note + line for c in "\x1b\x07")
 
 
 def test_null_entries_take_the_defaults(tmp_path, fake_stylize):
@@ -219,10 +221,10 @@ def test_uint8_mask_tensors_are_scaled():
 def test_ctrl_c_during_the_save_does_not_lose_the_result(tmp_path, fake_stylize, monkeypatch, capsys):
     real_save = TransferResult.save
 
-    def save_interrupted(self, path):
+    def save_interrupted(self, path, **options):
         os.kill(os.getpid(), signal.SIGINT)  # arrives while the file is being written
         time.sleep(0.05)
-        return real_save(self, path)
+        return real_save(self, path, **options)
 
     monkeypatch.setattr(TransferResult, "save", save_interrupted)
     before = signal.getsignal(signal.SIGINT)
@@ -316,3 +318,73 @@ def test_a_late_ctrl_c_does_not_replace_the_exit_status(monkeypatch, capsys):
         assert exit_.value.code == 3 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_an_output_made_during_the_run_is_kept(tmp_path, monkeypatch, capsys):
+    """Another run (or anything) writes -o while this one paints: without --overwrite it is kept, and the
+    result goes beside it, named in the error."""
+    out = tmp_path / "o.png"
+    real_stylize = cli_module.stylize
+
+    def stylize_while_someone_writes_the_output(*args, **options):
+        result = real_stylize(*args, **options)
+        out.write_bytes(b"precious")
+        return result
+
+    monkeypatch.setattr(cli_module, "stylize", stylize_while_someone_writes_the_output)
+    args = ("chelsea", "swirls", "-o", out, "--size", "32", "--steps", "1", "--quiet", "--backbone", "vgg16-hed")
+    assert _main(*args) == 2
+    error = capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    beside = tmp_path / "o-2.png"
+    assert beside.is_file() and f"saved to {beside}" in error and "--overwrite" in error
+    out.write_bytes(b"precious")  # with --overwrite it is replaced, as asked
+    assert _main(*args, "--overwrite") == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_files_written_without_replace_never_replace(tmp_path):
+    from helpers.files import atomic_file
+
+    target = tmp_path / "t.bin"
+    with atomic_file(target, replace=False) as f:
+        f.write(b"first")
+    with pytest.raises(FileExistsError), atomic_file(target, replace=False) as f:
+        f.write(b"second")
+    assert target.read_bytes() == b"first" and [p.name for p in tmp_path.iterdir()] == ["t.bin"]
+
+
+def test_a_recipe_says_which_images_it_names(tmp_path, fake_stylize, capsys):
+    png = _recipe_png(tmp_path / "r.png", {**BASE, "extra_styles": ["mosaic"]})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 0
+    assert "note: the recipe names the images: CONTENT chelsea, STYLE swirls, --style mosaic" in capsys.readouterr().err
+    assert _main("--recipe", png, "wave", "-o", tmp_path / "o2.png", "--style", "strokes") == 0  # given here
+    assert "the recipe names the images: STYLE swirls\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--style-layers", "--content-layers"])
+def test_a_run_without_layers_replays_from_its_recipe(tmp_path, fake_stylize, option):
+    """What the command line wrote it reads back: a recipe with no style (or content) layers."""
+    png = _recipe_png(tmp_path / "r.png", {**BASE, option[2:].replace("-", "_"): []})
+    assert _main("--recipe", png, "-o", tmp_path / "o.png") == 0
+    assert fake_stylize[0][option[2:].replace("-", "_")] == []
+
+
+def test_a_file_named_like_a_registered_image_is_used_and_said(tmp_path, monkeypatch):
+    from helpers import images
+
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "swirls", format="PNG")
+    with pytest.warns(UserWarning, match="the file 'swirls' in the current folder is used, not the registered"):
+        local = images.load_pil("swirls")
+    assert local.size == (40, 30)
+    (tmp_path / "chelsea").mkdir()  # a folder is no image: the registered photo is meant
+    assert images.load_pil("chelsea").size == images.load_pil(images.gallery.image_path("chelsea")).size
+
+
+@pytest.mark.parametrize("url, message", [("https://", "names no host"), ("http://[::1", "not a valid address"),
+                                          ("http://x:abc/", "not a valid address")])
+def test_malformed_addresses_are_named(url, message):
+    from helpers.download import DownloadError, check_url
+
+    with pytest.raises(DownloadError, match=message):
+        check_url(url)

@@ -72,7 +72,7 @@ def test_levels_that_would_repeat_the_smallest_size_are_warned_about(transfer):
 
 def test_nan_stops_with_a_clear_message(transfer, tiny_pair):
     content, style = tiny_pair
-    with pytest.warns(UserWarning, match="loss became nan.*Lower the style weight"):
+    with pytest.warns(UserWarning, match="loss became nan.*before any step was done. Lower the weights"):
         result = transfer.run(content, style, steps=5, style_weight=math.nan, progress=False)
     assert result.stopped == "not finite" and result.history == []
     torch.testing.assert_close(result.image, content)  # nothing better was made: the start is returned
@@ -142,6 +142,9 @@ def test_device_choice(monkeypatch):
     assert settings.choose_device("auto").type == "cpu"
     with pytest.raises(ValueError, match="unknown device"):
         settings.choose_device("gpu0")
+    for other in ("xpu", "hpu", "meta"):  # devices torch names but the course does not run on
+        with pytest.raises(ValueError, match="not one the course runs on"):
+            settings.choose_device(other)
 
 
 def test_out_of_memory_keeps_the_best_image(transfer, tiny_pair):
