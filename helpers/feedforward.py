@@ -69,7 +69,12 @@ def _model_file(name: str) -> Path:
 
 @cache
 def _session(name: str):
-    import onnxruntime
+    try:
+        import onnxruntime
+    except ImportError as err:  # installed but broken (a wheel for another Python or CPU, a missing library)
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise FeedForwardUnavailable(f"onnxruntime is installed but cannot be imported ({why}): reinstall it, "
+                                     f"{INSTALL}") from None
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # no warnings about unused initialisers on stderr

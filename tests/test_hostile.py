@@ -388,3 +388,18 @@ def test_malformed_addresses_are_named(url, message):
 
     with pytest.raises(DownloadError, match=message):
         check_url(url)
+
+
+def test_a_broken_onnxruntime_is_a_clear_error(monkeypatch):
+    """Installed but not importable (a wheel for another Python): the feed-forward network says what to do."""
+    from helpers import feedforward
+
+    if not feedforward.available():
+        pytest.skip(feedforward.why_unavailable())
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` raise ImportError
+    feedforward._session.cache_clear()
+    try:
+        with pytest.raises(feedforward.FeedForwardUnavailable, match="installed but cannot be imported"):
+            feedforward._session("arbitrary_predict")
+    finally:
+        feedforward._session.cache_clear()
