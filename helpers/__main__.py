@@ -70,7 +70,10 @@ def _positive_float(text: str) -> float:
 
 def _steps(text: str) -> int | list[int]:
     """``150`` (per level) or ``100,50,25`` (one count per level, coarse to fine)."""
-    counts = [_positive_int(part.strip()) for part in text.split(",") if part.strip()]
+    parts = text.split(",")
+    if len(parts) > 1 and not all(part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"an empty entry in {text!r}: give one count per level, like 100,50")
+    counts = [_positive_int(part.strip()) for part in parts if part.strip()]
     if not counts:
         raise argparse.ArgumentTypeError(f"expected a whole number or a comma-separated list, got {text!r}")
     return counts[0] if len(counts) == 1 and "," not in text else counts
@@ -530,6 +533,9 @@ def _stylize(args: argparse.Namespace, shown: list[str]):
     _choose_precision(args, device)
     if args.style_layers == []:
         print("note: no style layers (--style-layers is empty): nothing of the style is transferred", file=sys.stderr)
+    if args.content_layers == []:
+        print("note: no content layers (--content-layers is empty): nothing holds the photo's layout, so the result "
+              "is a texture in the style", file=sys.stderr)
     with warnings.catch_warnings():
         _show_warnings_live(shown)  # as they happen (a black mask, say), the result's message included
         options = {name: getattr(args, name) for name in STYLIZE_OPTIONS}

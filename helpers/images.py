@@ -42,6 +42,8 @@ def _open(data: bytes | str | Path, label: str) -> Image.Image:
                                  (f"; for a web address write http://{data} or https://{data}" if web else "") + ")")
         if path.is_dir():
             raise ImageLoadError(f"{label}: is a folder, not an image file")
+        if not path.is_file():  # a pipe, a socket or a device: reading it could wait for ever
+            raise ImageLoadError(f"{label}: is not a regular file (a pipe or a device); save the image to a file first")
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{label}: the file is empty (0 bytes); copy or download it again")
     try:

@@ -281,7 +281,14 @@ class StyleTransfer:
                   for s in inputs.styles]
         self.extractor.check_size(photo, f"the content image at {level_size} px")
         for style_image in styles:
-            self.extractor.check_size(style_image, f"the style image at {max(style_image.shape[-2:])} px")
+            try:
+                self.extractor.check_size(style_image, f"the style image at {max(style_image.shape[-2:])} px")
+            except ValueError as err:
+                if style_scale >= 1:
+                    raise
+                raise ValueError(f"{err} (style_scale {style_scale:g} makes the painting {style_scale:g} times the "
+                                 f"{level_size} px of this level: raise style_scale, --style-scale on the command "
+                                 "line)") from None
         return photo, styles
 
     def _paint_level(self, start: torch.Tensor, objective: Objective, options: RunOptions, run: RunRecord,

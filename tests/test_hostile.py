@@ -403,3 +403,25 @@ def test_a_broken_onnxruntime_is_a_clear_error(monkeypatch):
             feedforward._session("arbitrary_predict")
     finally:
         feedforward._session.cache_clear()
+
+
+def test_odd_inputs_get_their_own_words(tmp_path, capsys):
+    """A pipe is not an empty file; empty --steps entries are refused; a tiny style scale names itself."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert _main(fifo, "swirls", "-o", tmp_path / "o.png", "--size", "32", "--steps", "1") == 2
+    assert "is not a regular file (a pipe or a device)" in _error(capsys)
+    for steps in ("2,,2", ",2", "100,"):
+        with pytest.raises(SystemExit):
+            _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--steps", steps)
+        assert "an empty entry" in _error(capsys)
+    assert _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--size", "64", "--steps", "1", "--style-scale",
+                 "0.01", "--backbone", "vgg16-hed", "--quiet") == 2
+    message = "(style_scale 0.01 makes the painting 0.01 times the 64 px of this level: raise style_scale"
+    assert message in _error(capsys)
+
+
+def test_no_content_layers_is_said(tmp_path, fake_stylize, capsys):
+    assert _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--content-layers", "") == 0
+    error = capsys.readouterr().err
+    assert "note: no content layers (--content-layers is empty): nothing holds the photo's layout" in error
