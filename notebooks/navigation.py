@@ -25,7 +25,8 @@ _TITLE = re.compile(r"^#\s+(\d\d)\s*·\s*(.+?)\s*$")
 
 
 def load_runtimes(path: Path = RUNTIMES) -> dict[str, dict]:
-    """{notebook stem: {"seconds": full-mode seconds on a CPU, "measured": bool, ...}}."""
+    """{notebook stem: {"seconds": full-mode seconds on a CPU, "measured": bool, "cpu": which CPU (optional;
+    default "2-core CPU"), ...}}."""
     return json.loads(path.read_text(encoding="utf-8"))["runtimes"]
 
 
@@ -45,7 +46,7 @@ def describe_runtime(entry: dict) -> str:
     minutes = entry["seconds"] / 60
     amount = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
     how = "measured" if entry.get("measured") else "an estimate"
-    return f"runs in {amount} on a 2-core CPU ({how})"
+    return f"runs in {amount} on a {entry.get('cpu', '2-core CPU')} ({how})"
 
 
 def navigation_line(path: Path, neighbours: list[Path], runtimes: dict[str, dict]) -> str:

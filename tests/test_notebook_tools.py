@@ -75,12 +75,13 @@ def test_navigation_line_links_neighbours_and_states_the_time(tmp_path):
         (tmp_path / name).write_text(json.dumps({"cells": cells}), encoding="utf-8")
     paths = sorted(tmp_path.glob("*.ipynb"))
     runtimes = {"01_first": {"seconds": 20}, "02_second": {"seconds": 1020, "measured": True},
-                "03_third": {"seconds": 90}}
+                "03_third": {"seconds": 90, "cpu": "2-core CPU with AMX"}}
     first, middle, last = (navigation.navigation_line(p, paths, runtimes) for p in paths)
     assert "←" not in first and "[02 · Title 2 →](02_second.ipynb)" in first and "under a minute" in first
     assert "[← 01 · Title 1](01_first.ipynb)" in middle and "[03 · Title 3 →](03_third.ipynb)" in middle
     assert "about 17 min" in middle and "(measured)" in middle and "(an estimate)" in first
-    assert "→" not in last and "about 2 min" in last
+    assert "→" not in last and "about 2 min on a 2-core CPU with AMX (an estimate)" in last
+    assert "on a 2-core CPU (measured)" in middle  # no "cpu": the reference CPU's words
     assert navigation.update(paths[1], runtimes, paths) and not navigation.update(paths[1], runtimes, paths)
     source = "".join(json.loads(paths[1].read_text(encoding="utf-8"))["cells"][0]["source"])
     assert source == f"# 02 · Title 2\n\n{middle}\n\nText."
