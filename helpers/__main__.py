@@ -524,6 +524,9 @@ def _check_style_blend(parser: argparse.ArgumentParser, args: argparse.Namespace
 
 def _stylize(args: argparse.Namespace, shown: list[str]):
     device = settings.choose_device(args.device)
+    if device.type not in ("cpu", "cuda", "mps"):  # torch names more (xpu, hpu, meta): the tool runs on these
+        raise ValueError(f"device {str(device)!r} is not one the command line runs on: use auto, cpu, cuda, cuda:N "
+                         "or mps")
     # Read every image before loading the network, so a bad file fails in a second, not a minute.
     with warnings.catch_warnings():
         warnings.showwarning = _print_warning

@@ -425,3 +425,9 @@ def test_no_content_layers_is_said(tmp_path, fake_stylize, capsys):
     assert _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--content-layers", "") == 0
     error = capsys.readouterr().err
     assert "note: no content layers (--content-layers is empty): nothing holds the photo's layout" in error
+
+
+@pytest.mark.parametrize("device", ["xpu", "hpu", "meta"])
+def test_devices_torch_names_but_the_tool_does_not_run_on_are_one_line(tmp_path, capsys, device):
+    assert _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--device", device) == 2
+    assert f"device '{device}' is not one the command line runs on" in _error(capsys)
