@@ -562,8 +562,9 @@ def _report(result, path: Path, shown: list[str]) -> int:
     """Say what was written; a run that stopped early (Ctrl-C, NaN, out of memory) exits with 3."""
     last = result.history[-1] if result.history else {}
     steps = len(result.history)
-    print(f"wrote {path} ({result.image.shape[-1]}x{result.image.shape[-2]} px, {steps} step{'s' * (steps != 1)}, "
-          f"{result.seconds:.1f} s, final loss {last.get('total', float('nan')):.4g})")
+    final = last.get("total", float("nan"))
+    print(f"wrote {one_line(path)} ({result.image.shape[-1]}x{result.image.shape[-2]} px, "
+          f"{steps} step{'s' * (steps != 1)}, {result.seconds:.1f} s, final loss {final:.4g})")
     if StopReason(result.stopped).ends_run:
         if result.message not in shown:
             print(f"warning: {result.message}", file=sys.stderr)

@@ -54,7 +54,10 @@ def _open(data: bytes | str | Path, label: str) -> Image.Image:
                 raise ImageLoadError(f"{label}: declares {image.width} x {image.height} pixels, more than "
                                      f"{MAX_PIXELS:,}; shrink it first (or raise helpers.images.MAX_PIXELS)")
             image.load()  # decode now, so a truncated file fails here and not later
-            return image
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:  # an animated GIF or WebP, a multi-page TIFF: say which picture is meant
+            warnings.warn(f"{label}: holds {frames} frames or pages; the first is used", stacklevel=3)
+        return image
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as err:

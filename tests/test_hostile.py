@@ -431,3 +431,20 @@ def test_no_content_layers_is_said(tmp_path, fake_stylize, capsys):
 def test_devices_torch_names_but_the_tool_does_not_run_on_are_one_line(tmp_path, capsys, device):
     assert _main("chelsea", "swirls", "-o", tmp_path / "o.png", "--device", device) == 2
     assert f"device '{device}' is not one the command line runs on" in _error(capsys)
+
+
+def test_an_animation_says_its_first_frame_is_used(tmp_path):
+    from helpers import images
+
+    frames = [Image.new("RGB", (24, 16), colour) for colour in ("red", "blue", "green")]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.warns(UserWarning, match="holds 3 frames or pages; the first is used"):
+        first = images.load_pil(tmp_path / "a.gif")
+    assert first.getpixel((0, 0))[0] > 200  # red: the first frame
+
+
+def test_the_written_line_is_one_line_whatever_the_output_name(tmp_path, fake_stylize, capsys):
+    out = tmp_path / "two\nlines.png"
+    assert _main("chelsea", "swirls", "-o", out) == 0 and out.exists()
+    written = [line for line in capsys.readouterr().out.splitlines() if line.startswith("wrote")]
+    assert len(written) == 1 and "two lines.png" in written[0]  # the newline shown as a space
