@@ -30,10 +30,8 @@ import torch
 import torch.nn.functional as F
 
 import helpers
-from helpers import optimizers
 from helpers.images import resize_tensor
 from helpers.losses import gram_matrix
-from helpers.run_record import BudgetSpent
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recipe_study  # noqa: E402  (the panel, the records and the image files are the study's)
@@ -76,13 +74,12 @@ class PyramidStyleTransfer(helpers.StyleTransfer):
         super().__init__(*args, **kwargs)
         self.bands, self.damping = bands, damping
 
-    def _paint_level(self, start, objective, options, run, level_size, steps):
+    def _optimised_variable(self, start: torch.Tensor):
         pyramid = to_pyramid(start.detach(), self.bands)
         shapes = [band.shape for band in pyramid]
         scales = [self.damping ** k for k in range(len(pyramid))]
         # One flat tensor: the optimisers take a single leaf tensor.
         coefficients = torch.cat([(band / scale).flatten() for band, scale in zip(pyramid, scales)])
-        coefficients.requires_grad_(True)
 
         def image_of(flat: torch.Tensor) -> torch.Tensor:
             bands, used = [], 0
@@ -91,22 +88,7 @@ class PyramidStyleTransfer(helpers.StyleTransfer):
                 used += shape.numel()
             return from_pyramid(bands)
 
-        run.start_level(level_size, steps)
-
-        def evaluate() -> torch.Tensor:
-            run.before_evaluation()
-            image = image_of(coefficients)
-            terms = objective(image)
-            terms["total"].backward()
-            run.after_evaluation(image, terms)
-            return terms["total"]
-
-        try:
-            run.stopped = optimizers.optimise(options.optimizer, coefficients, evaluate, run, options.lr,
-                                              lbfgs_history=options.lbfgs_history)
-        except BudgetSpent:
-            pass
-        return run.best_image if run.best_image is not None else start.detach()
+        return coefficients.requires_grad_(True), image_of
 
 
 # ----------------------------------------------------------------------- 2. the painting at several sizes

@@ -448,15 +448,6 @@ def _show_warnings_live(shown: list[str]) -> None:
     warnings.simplefilter("always")
 
 
-def _free_name_beside(output: Path) -> Path:
-    """``name-2.png``, ``name-3.png``, ...: the first name beside ``output`` that is not taken."""
-    for n in range(2, 10_000):
-        candidate = output.with_name(f"{output.stem}-{n}{output.suffix}")
-        if not candidate.exists() and not candidate.is_symlink():
-            return candidate
-    raise FileExistsError(f"{output}: no free name beside it")
-
-
 def _save_somewhere(result, output: Path, overwrite: bool = True) -> Path:
     """Save the result; if that fails now (disk full, folder gone), save it in the temp folder instead
     so that minutes of optimisation are not lost, and say where it went. Without ``overwrite``, a file
@@ -465,11 +456,13 @@ def _save_somewhere(result, output: Path, overwrite: bool = True) -> Path:
     try:
         return Path(result.save(output, replace=overwrite))
     except FileExistsError:
-        for _ in range(3):  # another process may take the free name first
-            beside = _free_name_beside(output)
+        for n in range(2, 100):  # name-2.png, name-3.png, ...: the first one free (the save itself checks)
+            beside = output.with_name(f"{output.stem}-{n}{output.suffix}")
+            if beside.exists() or beside.is_symlink():
+                continue
             try:
                 result.save(beside, replace=False)
-            except FileExistsError:
+            except FileExistsError:  # taken meanwhile by another process
                 continue
             raise OSError(f"{output} appeared while the run went on (another run with the same -o?) and was "
                           f"kept: the result was saved to {beside} instead (pass --overwrite to replace)") from None

@@ -74,6 +74,10 @@ class TransferResult:
                               replace=replace))
 
 
+def _the_pixels(image: torch.Tensor) -> torch.Tensor:
+    return image
+
+
 class _NotFinite(Exception):
     pass
 
@@ -294,11 +298,12 @@ class StyleTransfer:
     def _paint_level(self, start: torch.Tensor, objective: Objective, options: RunOptions, run: RunRecord,
                      level_size: int, steps: int) -> torch.Tensor:
         """One level: the optimiser lowers ``objective`` from ``start``; returns the level's best image."""
-        image = start.detach().clone().requires_grad_(True)
+        variable, image_of = self._optimised_variable(start)
         run.start_level(level_size, steps)
 
         def evaluate() -> torch.Tensor:
             run.before_evaluation()
+            image = image_of(variable)
             terms = objective(image)
             total = terms["total"]
             if not torch.isfinite(total):
@@ -308,7 +313,7 @@ class StyleTransfer:
             return total
 
         try:
-            run.stopped = optimizers.optimise(options.optimizer, image, evaluate, run, options.lr,
+            run.stopped = optimizers.optimise(options.optimizer, variable, evaluate, run, options.lr,
                                               lbfgs_history=options.lbfgs_history)
         except BudgetSpent:
             pass
@@ -318,6 +323,12 @@ class StyleTransfer:
                 message += f"; it is the {level_size} px level's picture, smaller than the {options.size} px asked for"
             run.stop(reason, message)
         return run.best_image if run.best_image is not None else start.detach()
+
+    def _optimised_variable(self, start: torch.Tensor) -> tuple[torch.Tensor, Callable]:
+        """(what the optimiser changes, the function that makes the image from it): here the pixels
+        themselves. A subclass may optimise another description of the image (benchmarks/method_screens.py:
+        the bands of a Laplacian pyramid); Adam then keeps that description, not the pixels, in [0, 1]."""
+        return start.detach().clone().requires_grad_(True), _the_pixels
 
     def _why_stopped(self, err: BaseException, run: RunRecord, level_size: int) -> tuple[StopReason, str]:
         """The reason and the message for a run that ``err`` ended; the best image so far is kept."""
