@@ -297,3 +297,17 @@ def test_show_images_fits_rows_to_the_images():
     assert width == 6 and 1.0 < height < 1.6
     _, height = images.show_images([wide, tall, wide], ncols=2, size=3).get_size_inches()
     assert 6.0 + 1.0 < height < 6.0 + 1.6
+
+
+def test_show_images_keeps_the_suptitle_clear_of_two_line_panel_titles():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # The shapes of notebook 07's comparison: a wide painting beside two square results whose titles take two lines.
+    panels = [torch.rand(1, 3, 30, 40), torch.rand(1, 3, 38, 38), torch.rand(1, 3, 38, 38)]
+    fig = images.show_images(panels, ["painting", "paper: levels\nstyle distance", "painterly:\nlayout"], ncols=3,
+                             size=4.2, suptitle="a title over the grid, with descenders: gjpqy")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    highest_panel_title = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.get_title())
+    assert fig._suptitle.get_window_extent(renderer).y0 > highest_panel_title
