@@ -353,6 +353,8 @@ def _say_the_recipes_images(recipe: dict, args: argparse.Namespace) -> None:
 
 def _check_writable(output: Path) -> None:
     """Fail before the optimisation, not after it, when the output cannot be written."""
+    if output.is_symlink():  # the result is written through the link (files.atomic_file): check its target's folder
+        output = Path(os.path.realpath(output))
     blocking = next((folder for folder in output.parents if folder.is_file()), None)
     if blocking is not None:
         raise OSError(f"cannot write to {output.parent}: {blocking} is a file, not a folder; choose another -o path")

@@ -26,8 +26,11 @@ def atomic_file(path: Path, replace: bool = True) -> Iterator:
     """Open a temporary file beside ``path``; on success it is renamed to ``path`` (atomic on one file
     system), on any error it is deleted. Either the whole new file is there, or the old one is.
     ``replace=False``: a file at ``path`` is never replaced, even one that appeared while this one was
-    written (FileExistsError; the new file is deleted)."""
+    written (FileExistsError; the new file is deleted). A symbolic link is written through, as ``open()``
+    would: the link stays and its target gets the new file."""
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:

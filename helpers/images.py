@@ -146,6 +146,10 @@ def to_srgb(image: Image.Image, label: str = "the image") -> Image.Image:
 _SRGB = ImageCms.createProfile("sRGB")
 
 
+# The key to_rgb leaves in the image's info when it composited transparent areas onto white.
+TRANSPARENCY_NOTE = "transparent areas"
+
+
 def to_rgb(image: Image.Image, label: str = "the image") -> Image.Image:
     """Any PIL mode (L, LA, P, PA, RGBA, CMYK, I;16, I, F, ...) -> 8-bit sRGB, upright per EXIF.
 
@@ -166,13 +170,18 @@ def to_rgb(image: Image.Image, label: str = "the image") -> Image.Image:
             top = 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else peak
         array = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
         image = Image.fromarray(array, mode="L")
-    if image.mode == "P":
+    if image.mode == "P" or (image.mode in ("L", "RGB") and "transparency" in image.info):  # a PNG colour key
         image = image.convert("RGBA")
+    transparent = False
     if image.mode in ("RGBA", "LA", "PA"):
         rgba = image.convert("RGBA")
+        transparent = rgba.getchannel("A").getextrema()[0] < 255
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
+    image = image.convert("RGB")
+    if transparent:  # noted, for the callers that give white a meaning (a mask: where the style goes)
+        image.info[TRANSPARENCY_NOTE] = "composited onto white"
+    return image
 
 
 MIN_SIZE = 8  # the smallest long side an image is resized to (the network's layers may need more)

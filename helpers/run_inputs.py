@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from . import color, settings
-from .images import load_pil, long_side_size, pil_to_tensor
+from .images import TRANSPARENCY_NOTE, load_pil, long_side_size, pil_to_tensor
 
 # Memory one run needs per megapixel of the result, beyond the network itself: measured here as
 # 3.4-3.8 GB for VGG16 and VGG19 through relu5_1 with L-BFGS at 512-768 px (activations kept for the
@@ -36,10 +36,26 @@ class RunInputs:
 def read_inputs(content, styles: list, masks) -> RunInputs:
     """Read the photo, the styles and the masks (anything ``load_pil`` takes; masks also tensors)."""
     content_pil, style_pils = load_pil(content), [load_pil(s) for s in styles]
-    mask_images = [mask_tensor(m) for m in masks] if masks is not None else None
-    if mask_images is not None:
+    mask_images = None
+    if masks is not None:
+        mask_images = []
+        for number, mask in enumerate(masks, 1):  # a loop, not a comprehension: the warnings' stacklevel
+            mask_images.append(mask_tensor(_mask_image(mask, number)))
         check_masks(mask_images)
     return RunInputs(content_pil, style_pils, mask_images)
+
+
+def _mask_image(mask, number: int):
+    """A mask given as an image, read; a tensor as it is. Transparency in a mask is composited onto white,
+    which means "style here": a warning says so, since a painted mask may mean the opposite."""
+    if isinstance(mask, torch.Tensor):
+        return mask
+    image = load_pil(mask)
+    if image.info.get(TRANSPARENCY_NOTE):
+        # stacklevel: _mask_image < read_inputs < StyleTransfer.run < the caller, whose line is shown
+        warnings.warn(f"mask {number} has transparent areas: they count as white, so style {number} goes there "
+                      "(save the mask in black and white, without transparency, to choose)", stacklevel=4)
+    return image
 
 
 def style_side(level_size: int, style_scale: float) -> int:

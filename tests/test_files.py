@@ -26,3 +26,19 @@ def test_an_atomic_write_is_whole_or_not_at_all(tmp_path):
         raise RuntimeError("the disk filled up")
     assert path.read_bytes() == b"first"  # the old file is untouched
     assert [p.name for p in path.parent.iterdir()] == ["out.bin"]  # and no temporary file is left
+
+
+def test_an_atomic_write_goes_through_a_symbolic_link(tmp_path):
+    target, link = tmp_path / "real" / "picture.bin", tmp_path / "link.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link.symlink_to(target)
+    with files.atomic_file(link) as f:
+        f.write(b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"  # the link kept, its target replaced
+    dangling, missing = tmp_path / "dangling.bin", tmp_path / "real" / "not-yet.bin"
+    dangling.symlink_to(missing)
+    with files.atomic_file(dangling, replace=False) as f:  # a link to nothing is not a taken name
+        f.write(b"made")
+    assert dangling.is_symlink() and missing.read_bytes() == b"made"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["not-yet.bin", "picture.bin"]  # no leftovers

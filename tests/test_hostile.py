@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,39 @@ def test_black_masks_are_a_warning_or_an_error(transfer, tiny_pair):
     with pytest.warns(UserWarning, match="mask 2 is black everywhere: style 2 is not used"):
         transfer.run(content, [style, "mosaic"], masks=[torch.ones(h, w), torch.zeros(h, w)], steps=1,
                      progress=False)
+
+
+def test_a_mask_with_transparent_areas_says_they_count_as_white(transfer, tiny_pair, tmp_path):
+    content, style = tiny_pair
+    h, w = content.shape[-2:]
+    painted = Image.new("RGBA", (w, h), (0, 0, 0, 255))
+    painted.paste((0, 0, 0, 0), (0, 0, w // 2, h))  # the left half transparent: composited, it is white
+    painted.save(tmp_path / "mask.png")
+    Image.new("RGB", (w, h), (255, 255, 255)).save(tmp_path / "white.png")
+    with pytest.warns(UserWarning, match="mask 2 has transparent areas: they count as white, so style 2") as seen:
+        transfer.run(content, [style, "mosaic"], masks=[tmp_path / "white.png", tmp_path / "mask.png"], steps=1,
+                     progress=False)
+    assert [Path(w.filename).name for w in seen if "transparent" in str(w.message)] == ["test_hostile.py"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an opaque mask: no warning
+        transfer.run(content, [style, "mosaic"], masks=[tmp_path / "white.png", tmp_path / "white.png"], steps=1,
+                     progress=False)
+
+
+def test_the_output_may_be_a_symbolic_link(tmp_path, fake_stylize, capsys):
+    target = tmp_path / "kept" / "result.png"
+    target.parent.mkdir()
+    link = tmp_path / "latest.png"
+    link.symlink_to(target)  # dangling until the first run
+    assert _main("chelsea", "swirls", "-o", link, "--steps", 1) == 0
+    assert link.is_symlink() and target.read_bytes()[:4] == b"\x89PNG"
+    assert "appeared" not in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # taken now: --overwrite needed
+        _main("chelsea", "swirls", "-o", link, "--steps", 1)
+    assert "already exists" in capsys.readouterr().err
+    before = target.read_bytes()
+    assert _main("chelsea", "swirls", "-o", link, "--steps", 1, "--overwrite") == 0
+    assert link.is_symlink() and target.read_bytes() != before  # written through the link, which stays
 
 
 def test_uint8_mask_tensors_are_scaled():

@@ -311,3 +311,19 @@ def test_show_images_keeps_the_suptitle_clear_of_two_line_panel_titles():
     renderer = fig.canvas.get_renderer()
     highest_panel_title = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.get_title())
     assert fig._suptitle.get_window_extent(renderer).y0 > highest_panel_title
+
+
+def test_composited_transparency_is_noted_and_a_png_colour_key_counts_as_transparent(tmp_path):
+    from helpers.images import TRANSPARENCY_NOTE, to_rgb
+
+    partly = Image.new("RGBA", (4, 4), (0, 0, 0, 255))
+    partly.putpixel((0, 0), (0, 0, 0, 0))
+    assert to_rgb(partly).info.get(TRANSPARENCY_NOTE) and to_rgb(partly).getpixel((0, 0)) == (255, 255, 255)
+    assert not to_rgb(Image.new("RGBA", (4, 4), (0, 0, 0, 255))).info.get(TRANSPARENCY_NOTE)  # opaque alpha
+    assert not to_rgb(Image.new("RGB", (4, 4))).info.get(TRANSPARENCY_NOTE)
+    keyed = Image.new("RGB", (4, 4), (0, 0, 0))
+    keyed.putpixel((1, 1), (0, 255, 0))
+    keyed.save(tmp_path / "keyed.png", transparency=(0, 255, 0))  # a tRNS colour key: green is transparent
+    loaded = load_pil(tmp_path / "keyed.png")
+    assert loaded.info.get(TRANSPARENCY_NOTE) and loaded.getpixel((1, 1)) == (255, 255, 255)
+    assert loaded.getpixel((0, 0)) == (0, 0, 0)
