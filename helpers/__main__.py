@@ -7,6 +7,7 @@ Errors are one line on stderr and a non-zero exit code; an interrupted run still
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -491,12 +492,22 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
     if output.is_dir():
         parser.error(f"output {args.output!r} is a folder; give a file name")
+    if output.is_symlink() and _symlink_loops(output):  # the picture is written through the link: it must lead somewhere
+        parser.error(f"output {args.output!r} is a symbolic link that loops back on itself; choose another -o name")
     _check_style_blend(parser, args, argv)
     _check_not_an_input(output, args)
     if output.exists() and not args.overwrite:  # checked before the run: minutes of work are not wasted
         parser.error(f"{args.output} already exists: choose another -o name, or pass --overwrite to replace it")
     _check_writable(output)
     return args, output
+
+
+def _symlink_loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    return False
 
 
 def _check_style_blend(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> None:

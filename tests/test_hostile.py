@@ -244,6 +244,11 @@ def test_the_output_may_be_a_symbolic_link(tmp_path, fake_stylize, capsys):
     before = target.read_bytes()
     assert _main("chelsea", "swirls", "-o", link, "--steps", 1, "--overwrite") == 0
     assert link.is_symlink() and target.read_bytes() != before  # written through the link, which stays
+    (tmp_path / "a.png").symlink_to(tmp_path / "b.png")
+    (tmp_path / "b.png").symlink_to(tmp_path / "a.png")
+    with pytest.raises(SystemExit):  # a loop leads nowhere: refused before the run, not saved beside
+        _main("chelsea", "swirls", "-o", tmp_path / "a.png", "--steps", 1)
+    assert "loops back on itself" in capsys.readouterr().err and not (tmp_path / "a-2.png").exists()
 
 
 def test_uint8_mask_tensors_are_scaled():
