@@ -492,7 +492,7 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
     if output.is_dir():
         parser.error(f"output {args.output!r} is a folder; give a file name")
-    if output.is_symlink() and _symlink_loops(output):  # the picture is written through the link: it must lead somewhere
+    if output.is_symlink() and _symlink_loops(output):  # the picture is written through a link: it must lead on
         parser.error(f"output {args.output!r} is a symbolic link that loops back on itself; choose another -o name")
     _check_style_blend(parser, args, argv)
     _check_not_an_input(output, args)
