@@ -212,10 +212,18 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     """Tensor (1, 3, H, W), (3, H, W) or (H, W), any device, -> PIL RGB image.
 
-    Float values are clamped to [0, 1]; uint8 (what ``torchvision.io.read_image`` returns) is scaled by 1/255.
+    Float values are clamped to [0, 1]; uint8 (what ``torchvision.io.read_image`` returns) and other integer
+    types are read as 0-255 and scaled by 1/255 (values outside 0-255 are refused).
     """
     tensor = tensor.detach().cpu()
-    tensor = tensor.float() / 255.0 if tensor.dtype == torch.uint8 else tensor.float()
+    if tensor.dtype == torch.bool or tensor.is_floating_point():
+        tensor = tensor.float()
+    else:  # uint8 and every other integer type: 0-255, as NumPy integer arrays are read (array_to_pil)
+        if tensor.numel() and not 0 <= int(tensor.min()) <= int(tensor.max()) <= 255:
+            raise ImageLoadError(f"the {str(tensor.dtype).removeprefix('torch.')} tensor has values from "
+                                 f"{int(tensor.min())} to {int(tensor.max())}: give uint8 values 0-255, or "
+                                 "floats in [0, 1]")
+        tensor = tensor.float() / 255.0
     if tensor.dim() == 2:  # a single channel (a mask, say): shown as grey
         tensor = tensor.unsqueeze(0)
     if tensor.dim() == 4:

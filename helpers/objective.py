@@ -7,6 +7,7 @@ adding a loss term is adding a function there.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,21 @@ class LossWeights:
     content: float = 1.0
     style: float = DEFAULT_STYLE_WEIGHT
     tv: float = 0.0
+
+    def __post_init__(self):
+        # A negative weight rewards the error it should punish: the run "finishes" on noise or away from the
+        # painting. NaN or infinity makes every loss NaN. Refused here, before any image is read.
+        for name in ("content", "style", "tv"):
+            check_weight(getattr(self, name), f"{name}_weight")
+
+
+def check_weight(value, name: str) -> None:
+    """A loss weight must be a finite number of at least 0; a ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise ValueError(f"{name} must be a number of at least 0, not {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"{name} must be a finite number of at least 0, not {value!r}")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from .backbones import Backbone, load_backbone
 from .images import pil_to_tensor, resize_long_side, resize_tensor, save_image
 from .layers import FeatureExtractor
 from .losses import gram_matrix
-from .objective import DEFAULT_STYLE_WEIGHT, LossWeights, Objective
+from .objective import DEFAULT_STYLE_WEIGHT, LossWeights, Objective, check_weight
 from .run_inputs import RunInputs
 from .run_options import INITS, MIN_LEVEL_SIZE, RunOptions
 from .run_record import BudgetSpent, RunRecord, StopReason
@@ -106,6 +106,8 @@ class StyleTransfer:
         if style_layer_weights is not None and not isinstance(style_layer_weights, Mapping):
             style_layer_weights = dict(zip(self.style_layers, style_layer_weights, strict=True))
         self.style_layer_weights = dict(style_layer_weights) if style_layer_weights is not None else None
+        for layer, weight in (self.style_layer_weights or {}).items():
+            check_weight(weight, f"style_layer_weights[{layer!r}]")
         self.pooling = pooling
         if self.precision == "bf16" and settings.bf16_is_emulated(self.device):
             warnings.warn(settings.BF16_EMULATED, stacklevel=2)

@@ -487,3 +487,29 @@ def test_the_written_line_is_one_line_whatever_the_output_name(tmp_path, fake_st
     assert _main("chelsea", "swirls", "-o", out) == 0 and out.exists()
     written = [line for line in capsys.readouterr().out.splitlines() if line.startswith("wrote")]
     assert len(written) == 1 and "two lines.png" in written[0]  # the newline shown as a space
+
+
+@pytest.mark.parametrize("weight", [{"tv_weight": -1.0}, {"style_weight": -10}, {"content_weight": float("nan")},
+                                    {"style_weight": float("inf")}, {"style_weight": "10"}])
+def test_a_negative_or_not_finite_weight_is_refused_before_the_run(transfer, tiny_pair, weight):
+    content, style = tiny_pair
+    name = next(iter(weight))
+    with pytest.raises(ValueError, match=f"{name} must be a (finite )?number of at least 0"):
+        transfer.run(content, style, steps=1, progress=False, **weight)
+
+
+def test_negative_or_nan_style_layer_weights_are_refused():
+    with pytest.raises(ValueError, match=r"style_layer_weights\['relu1_1'\] must be a finite number"):
+        StyleTransfer("vgg16-hed", style_layer_weights=[-1, 1, 1, 1, 1], verbose=False)
+    with pytest.raises(ValueError, match="must be a finite number"):
+        StyleTransfer("vgg16-hed", style_layer_weights=[1, 1, float("nan"), 1, 1], verbose=False)
+
+
+def test_integer_tensors_of_any_type_are_read_as_0_to_255():
+    from helpers.images import ImageLoadError, load_image
+
+    as_uint8 = load_image(torch.full((3, 6, 8), 200, dtype=torch.uint8))
+    for dtype in (torch.int16, torch.int32, torch.int64):
+        torch.testing.assert_close(load_image(torch.full((3, 6, 8), 200, dtype=dtype)), as_uint8)
+    with pytest.raises(ImageLoadError, match="values from -3 to 1000: give uint8 values 0-255"):
+        load_image(torch.tensor([[-3, 1000], [5, 6]]).expand(3, 2, 2))
