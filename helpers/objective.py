@@ -37,7 +37,7 @@ class LossWeights:
 
 def check_weight(value, name: str) -> None:
     """A loss weight must be a finite number of at least 0; a ValueError naming it otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+    if isinstance(value, bool) or not hasattr(value, "__float__"):  # a string, None, a list: not a weight
         raise ValueError(f"{name} must be a number of at least 0, not {value!r}")
     number = float(value)
     if not (math.isfinite(number) and number >= 0):
