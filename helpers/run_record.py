@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import time
-from enum import Enum
+from enum import StrEnum
 
 
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     """Why a level or a run stopped. A ``str``: ``result.stopped == "interrupted"`` holds, and it prints
     and saves (JSON) as its plain value."""
 

@@ -6,7 +6,7 @@ in code (or refuse them) instead of silently moving them, and it draws itself as
 import io
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import traitlets
@@ -122,7 +122,7 @@ def test_save_writes_the_png_with_its_recipe(studio, tmp_path):
 def _upload(name, data):
     """What a FileUpload widget holds after a file was chosen in the browser."""
     return ({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
-             "last_modified": datetime.now(timezone.utc)},)
+             "last_modified": datetime.now(UTC)},)
 
 
 def test_an_uploaded_photo_becomes_the_input(studio, tmp_path):
