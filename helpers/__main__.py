@@ -206,8 +206,8 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
 def _add_machine_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the network and the machine")
     group.add_argument("--backbone", choices=BACKBONES,
-                       help="network (default: vgg19 when its weights are cached or downloadable, "
-                            "else the offline stand-in vgg16-hed)")
+                       help="network (default: vgg19 when its weights are cached or downloadable, else the "
+                            "offline ImageNet VGG16 vgg16-imagenet, else the edge-detection vgg16-hed)")
     # The command line's precision default differs from Python's on purpose (settings.py says why).
     group.add_argument("--precision", choices=("auto",) + settings.PRECISIONS, default=settings.CLI_PRECISION,
                        help="bf16: convolutions in bfloat16 (on a CPU the Gram products too, with float32 sums), "

