@@ -41,7 +41,8 @@ from helpers import color, gallery, measure, presets
 from helpers.images import load_image, resize_tensor, save_image, tensor_to_pil
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "recipe_study.jsonl"
+RESULTS = HERE / "recipe_study.jsonl"  # vgg16-hed's runs; another backbone's have their own file (use_backbone)
+IMAGES = "recipe_study"  # the results' JPEGs, in this folder of helpers.output_dir()
 PHOTOS = gallery.PHOTOS
 PAINTINGS = gallery.PAINTINGS
 # Every photo with every painting, in rounds of one pair per photo, each round with other paintings: a
@@ -194,6 +195,14 @@ def add_preset_variants() -> None:
                                    lambda size, preset=preset: run_options(preset, size)))
 
 
+def use_backbone(backbone: str) -> None:
+    """Record and read the runs of ``backbone``: vgg16-hed's in recipe_study.jsonl (the study began on it),
+    every other backbone's in recipe_study_BACKBONE.jsonl, their pictures in a folder of their own."""
+    global RESULTS, IMAGES
+    suffix = "" if backbone == "vgg16-hed" else f"_{backbone}"
+    RESULTS, IMAGES = HERE / f"recipe_study{suffix}.jsonl", f"recipe_study{suffix}"
+
+
 def _key(record: dict) -> tuple:
     return record["variant"], record["photo"], record["painting"], record["size"]
 
@@ -212,7 +221,7 @@ def load_results() -> list[dict]:
 
 
 def image_file(variant: str, photo: str, painting: str, size: int) -> Path:
-    folder = helpers.output_dir() / "recipe_study"
+    folder = helpers.output_dir() / IMAGES
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{variant}__{photo}__{painting}__{size}.jpg"
 
@@ -408,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     add_preset_variants()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="paper", help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--pairs", choices=("panel", "subset", "screen", "three"), default="subset",
-                        help="panel: 4 photos x 6 paintings; subset: one pair per painting; screen: its first 4")
+    parser.add_argument("--pairs", choices=("panel", "eight", "subset", "screen", "three"), default="subset",
+                        help="panel: 4 photos x 6 paintings; eight: its first two rounds (every photo twice); "
+                             "subset: one pair per painting; screen: its first 4")
     parser.add_argument("--shard", default="1/1", metavar="K/N",
                         help="run the K-th of N shards of the pairs (1/2 and 2/2 split them between two processes)")
     parser.add_argument("--size", type=int, default=256)
@@ -425,7 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pairs = {"panel": PANEL, "subset": SUBSET, "screen": SUBSET[:4], "three": SUBSET[:3]}[args.pairs]
+    use_backbone(args.backbone)
+    pairs = {"panel": PANEL, "eight": PANEL[:8], "subset": SUBSET, "screen": SUBSET[:4],
+             "three": SUBSET[:3]}[args.pairs]
     try:
         pairs = select_shard(pairs, args.shard)
     except ValueError as error:
@@ -440,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         print(compare(load_results(), *names, args.size))
         return 0
     if args.grid:
-        out = args.out or helpers.output_dir() / "recipe_study" / "grid.jpg"
+        out = args.out or helpers.output_dir() / IMAGES / "grid.jpg"
         print(grid(args.grid.split(","), args.size, pairs, out, backbone=args.backbone))
         return 0
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]

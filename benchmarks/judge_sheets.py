@@ -1,0 +1,122 @@
+"""Sheets for a blind judge: each row a photo, a painting and two results labelled only X and Y, in an order
+drawn at random per row; the key (which result is which) goes to a separate file the judge never sees.
+
+    python benchmarks/judge_sheets.py --name imagenet_vs_hed_256 --size 256 --pairs panel \\
+        --a vgg16-imagenet:painterly@bf16 --b vgg16-hed-rerun:painterly@bf16
+    python benchmarks/judge_sheets.py --score benchmarks/judgements/imagenet_vs_hed_256
+
+A result is named BACKBONE:VARIANT: the recipe study's picture of that variant on that backbone
+(``vgg16-hed-rerun``: the pictures re-made for judging in ``outputs/recipe_study_hed_rerun``).
+The sheets, the key and, once judged, the judgements (``judgements.jsonl``, one line per row: sheet, row, pick
+X or Y, the judge's reason) are kept in benchmarks/judgements/NAME/; ``--score`` turns them into counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+import helpers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import recipe_study  # noqa: E402  (beside this file)
+
+HERE = Path(__file__).resolve().parent / "judgements"
+
+
+def result_file(spec: str, photo: str, painting: str, size: int) -> Path:
+    backbone, _, variant = spec.partition(":")
+    if backbone == "vgg16-hed-rerun":
+        return helpers.output_dir() / "recipe_study_hed_rerun" / f"{variant}__{photo}__{painting}__{size}.jpg"
+    recipe_study.use_backbone(backbone)
+    return recipe_study.image_file(variant, photo, painting, size)
+
+
+def _fit(image: Image.Image, box: int) -> Image.Image:
+    image = image.copy()
+    image.thumbnail((box, box), Image.LANCZOS)
+    return image
+
+
+def make_sheets(name: str, a: str, b: str, pairs, size: int, per_sheet: int, seed: int = 0) -> Path:
+    folder = HERE / name
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    side, small = max(size, 384), 256  # results at least 384 px wide on the sheet; the inputs smaller
+    key, rows = [], []
+    for photo, painting in pairs:
+        files = {"a": result_file(a, photo, painting, size), "b": result_file(b, photo, painting, size)}
+        if all(f.exists() for f in files.values()):
+            rows.append((photo, painting, files))
+    def shown(path: Path) -> Image.Image:  # a result at ``side`` px on its long side
+        picture = Image.open(path).convert("RGB")
+        scale = side / max(picture.size)
+        return picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.LANCZOS)
+
+    for start in range(0, len(rows), per_sheet):
+        chunk = rows[start:start + per_sheet]
+        sheet_no = start // per_sheet + 1
+        pictures = [{which: shown(path) for which, path in files.items()} for _, _, files in chunk]
+        heights = [max(p.height for p in row.values()) + 30 for row in pictures]
+        canvas = Image.new("RGB", (2 * small + 2 * side + 50, sum(heights) + 10), "white")
+        draw = ImageDraw.Draw(canvas)
+        top = 10
+        for r, ((photo, painting, _), row, height) in enumerate(zip(chunk, pictures, heights), start=1):
+            order = ["a", "b"] if rng.random() < 0.5 else ["b", "a"]
+            key.append(dict(sheet=sheet_no, row=r, photo=photo, painting=painting, X=(a, b)[order[0] == "b"],
+                            Y=(a, b)[order[1] == "b"]))
+            draw.text((5, top), f"row {r}: photo", fill="black")
+            draw.text((small + 15, top), "painting", fill="black")
+            draw.text((2 * small + 30, top), "X", fill="black")
+            draw.text((2 * small + side + 45, top), "Y", fill="black")
+            canvas.paste(_fit(helpers.load_pil(photo), small), (5, top + 15))
+            canvas.paste(_fit(helpers.load_pil(painting), small), (small + 15, top + 15))
+            for c, which in enumerate(order):
+                canvas.paste(row[which], (2 * small + 30 + c * (side + 15), top + 15))
+            top += height
+        canvas.save(folder / f"sheet_{sheet_no:02d}.jpg", quality=85, optimize=True)
+    (folder / "key.json").write_text(json.dumps(dict(a=a, b=b, size=size, rows=key), indent=1) + "\n")
+    return folder
+
+
+def score(folder: Path) -> str:
+    key = json.loads((folder / "key.json").read_text())
+    rows = {(r["sheet"], r["row"]): r for r in key["rows"]}
+    wins = {key["a"]: 0, key["b"]: 0}
+    judged = [json.loads(line) for line in (folder / "judgements.jsonl").read_text().splitlines() if line.strip()]
+    for judgement in judged:
+        row = rows[(judgement["sheet"], judgement["row"])]
+        wins[row[judgement["pick"]]] += 1
+    total = sum(wins.values())
+    return (f"{folder.name}: {total} judgements ({len(rows)} rows) at {key['size']} px: "
+            + ", ".join(f"{spec} {count} ({count / total:.0%})" for spec, count in wins.items()))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name")
+    parser.add_argument("--a")
+    parser.add_argument("--b")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--pairs", choices=("panel", "eight"), default="panel")
+    parser.add_argument("--per-sheet", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--score", type=Path, help="a judged folder: print the counts and exit")
+    args = parser.parse_args(argv)
+    if args.score:
+        print(score(args.score))
+        return 0
+    if not (args.name and args.a and args.b):
+        parser.error("give --name, --a and --b (or --score FOLDER)")
+    pairs = {"panel": recipe_study.PANEL, "eight": recipe_study.PANEL[:8]}[args.pairs]
+    print(make_sheets(args.name, args.a, args.b, pairs, args.size, args.per_sheet, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
