@@ -234,6 +234,27 @@ def cpu_has_bf16() -> bool | None:
     return None
 
 
+def cpu_description() -> str:
+    """This CPU's name and the vector flags that decide its speed ("AMD EPYC, flags avx2 avx512f avx512_bf16,
+    2 threads"), from Linux's /proc/cpuinfo (elsewhere: what Python's platform module knows): to print beside
+    a timing, since these machines differ."""
+    import platform
+
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name}, flags {' '.join(shown) or 'unknown'}, {torch.get_num_threads()} threads"
+
+
 def bf16_is_emulated(device: torch.device) -> bool:
     """True on a CPU that has no bfloat16 units, or where that cannot be told: bf16 would be slow there."""
     return device.type == "cpu" and cpu_has_bf16() is not True
