@@ -1,0 +1,68 @@
+"""The blind judge's sheets (benchmarks/judge_sheets.py) and the recipe study's per-backbone files."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from helpers import settings
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name):
+    sys.path.insert(0, str(BENCHMARKS))  # judge_sheets imports recipe_study from beside it
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_sheets_hide_which_result_is_which_and_the_score_counts_the_key(tmp_path, monkeypatch):
+    sheets = _load("judge_sheets")
+    monkeypatch.setattr(sheets, "HERE", tmp_path)
+    colours = {"net-a:v": "red", "net-b:v": "blue"}
+
+    def fake_result(spec, photo, painting, size):
+        path = tmp_path / "results" / f"{spec.replace(':', '_')}_{photo}_{painting}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.new("RGB", (64, 48), colours[spec]).save(path)
+        return path
+
+    monkeypatch.setattr(sheets, "result_file", fake_result)
+    pairs = [("chelsea", "wave"), ("tubingen", "starry_night"), ("coffee", "udnie"), ("astronaut", "shipwreck")]
+    folder = sheets.make_sheets("trial", "net-a:v", "net-b:v", pairs, 64, per_sheet=3, seed=1)
+    key = json.loads((folder / "key.json").read_text())
+    assert sorted(p.name for p in folder.glob("sheet_*.jpg")) == ["sheet_01.jpg", "sheet_02.jpg"]
+    assert [(r["sheet"], r["row"]) for r in key["rows"]] == [(1, 1), (1, 2), (1, 3), (2, 1)]
+    assert all({r["X"], r["Y"]} == {"net-a:v", "net-b:v"} for r in key["rows"])
+    assert len({r["X"] for r in key["rows"]}) == 2, "the order is drawn per row, not fixed"
+    # The picture in the X column of each row is the one the key names.
+    sheet = Image.open(folder / "sheet_01.jpg").convert("RGB")
+    x_pixel = sheet.getpixel((2 * 256 + 30 + 100, 10 + 15 + 100))
+    assert (x_pixel[0] > x_pixel[2]) == (key["rows"][0]["X"] == "net-a:v")
+    # Judgements that always pick net-a's picture score 4 of 4 for it, whichever letter it had.
+    picks = [dict(sheet=r["sheet"], row=r["row"], pick="X" if r["X"] == "net-a:v" else "Y") for r in key["rows"]]
+    (folder / "judgements.jsonl").write_text("".join(json.dumps(p) + "\n" for p in picks))
+    assert "net-a:v 4 (100%), net-b:v 0 (0%)" in sheets.score(folder)
+
+
+def test_each_backbone_has_its_own_results_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    study = _load("recipe_study")
+    study.use_backbone("vgg16-hed")
+    assert study.RESULTS.name == "recipe_study.jsonl" and study.IMAGES == "recipe_study"
+    study.use_backbone("vgg16-imagenet")
+    assert study.RESULTS.name == "recipe_study_vgg16-imagenet.jsonl" and study.IMAGES == "recipe_study_vgg16-imagenet"
+    assert study.image_file("paper", "chelsea", "wave", 64).parent.name == "recipe_study_vgg16-imagenet"
+
+
+def test_cpu_description_names_the_threads():
+    text = settings.cpu_description()
+    assert text.endswith(f"{torch.get_num_threads()} threads") and "flags" in text
