@@ -1,4 +1,4 @@
-"""Command line: ``python -m helpers CONTENT STYLE -o OUT [options]``.
+"""Command line: ``python -m helpers CONTENT STYLE [-o OUT] [options]``.
 
 CONTENT and STYLE are image files, URLs or registered names (``--list-images`` shows them).
 Errors are one line on stderr and a non-zero exit code; an interrupted run still saves its best image.
@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import errno
+import itertools
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,7 +155,8 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("style", nargs="?", help="style image: file, URL or registered name")
     parser.add_argument("-o", "--output",
                         help="where to write the result (.png, .jpg, .webp or .tif; a PNG also stores the recipe); "
-                             "an existing file is kept unless --overwrite is given")
+                             "an existing file is kept unless --overwrite is given (default: CONTENT_in_STYLE.png "
+                             "in outputs/ beside the notebooks, or in NST_OUTPUT_DIR)")
     parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     parser.add_argument("--preset", choices=presets.CHOICES, default="auto",
                         help="a named recipe that the options below adjust: paper (the paper's method as the notebooks "
@@ -485,8 +489,10 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
     """(the arguments with the recipe's applied, the output path), or a one-line error, before any work."""
     if args.recipe:
         args = _apply_recipe(parser, args.recipe, argv)
-    if not args.content or not args.style or not args.output:
-        parser.error("give CONTENT, STYLE and -o OUTPUT (or --recipe PNG -o OUTPUT)")
+    if not args.content or not args.style:
+        parser.error("give CONTENT and STYLE (and -o OUTPUT to choose the file), or --recipe PNG -o OUTPUT")
+    if not args.output:
+        args.output = str(default_output(args.content, args.style))
     output = Path(args.output)
     if output.suffix.lower() not in SAVE_FORMATS:
         parser.error(f"output {args.output!r} must end in {', '.join(SAVE_FORMATS)}")
@@ -500,6 +506,18 @@ def _checked_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"{args.output} already exists: choose another -o name, or pass --overwrite to replace it")
     _check_writable(output)
     return args, output
+
+
+def default_output(content: str, style: str) -> Path:
+    """Where a result goes without -o: CONTENT_in_STYLE.png in the course's output folder (``outputs/`` beside the
+    notebooks, or NST_OUTPUT_DIR), never the working directory; a name already taken gets -2, -3, ..."""
+    def stem(source: str) -> str:  # a bundled name, a file path or a URL: its last part, without the suffix
+        name = Path(urllib.parse.urlsplit(source).path if "://" in source else source).stem
+        return re.sub(r"[^\w.-]+", "_", name).strip("._") or "image"
+
+    first = settings.output_dir() / f"{stem(content)}_in_{stem(style)}.png"
+    candidates = (first.with_name(f"{first.stem}-{n}{first.suffix}") for n in itertools.count(2))
+    return first if not first.exists() else next(c for c in candidates if not c.exists())
 
 
 def _symlink_loops(path: Path) -> bool:

@@ -39,8 +39,26 @@ def test_offline_automatic_choice_says_why(tmp_path):
     env = {"NST_BACKBONE": "", "TORCH_HOME": str(tmp_path / "torch")}
     run = cli("chelsea", "mosaic", "-o", tmp_path / "o.jpg", "--size", 32, "--steps", 1, "--quiet", env=env)
     assert run.returncode == 0, run.stderr
-    if "vgg16-hed" in run.stdout:  # offline, as in CI
+    if "vgg19" not in run.stdout:  # offline, as in CI: the ImageNet VGG16, saying why
+        assert "backbone: vgg16-imagenet" in run.stdout, run.stdout
         assert "could not be downloaded" in run.stdout or "could not be loaded" in run.stdout
+
+
+def test_without_o_the_result_goes_to_the_output_folder_and_never_replaces_one(tmp_path):
+    env = {"NST_OUTPUT_DIR": str(tmp_path)}
+    for expected in ("chelsea_in_swirls.png", "chelsea_in_swirls-2.png"):
+        run = cli("chelsea", "swirls", "--size", 32, "--steps", 1, "--quiet", env=env)
+        assert run.returncode == 0, run.stderr
+        assert (tmp_path / expected).is_file() and expected in run.stdout
+
+
+def test_default_output_names_files_and_urls_by_their_stem(tmp_path, monkeypatch):
+    from helpers.__main__ import default_output
+
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    assert default_output("photos/my cat.jpg", "https://example.org/art/The%20Wave.JPG?x=1").name == \
+        "my_cat_in_The_20Wave.png"
+    assert default_output("tubingen", "starry_night") == tmp_path / "tubingen_in_starry_night.png"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -49,7 +67,7 @@ def test_offline_automatic_choice_says_why(tmp_path):
     (["chelsea", "swirls", "-o", "o.png", "--size", "zero"], "--size"),
     (["chelsea", "swirls", "-o", "o.png", "--style-layers", "relu1_1,conv9_1"], "unknown layer name(s) conv9_1"),
     (["chelsea", "swirls", "-o", "o.png", "--backbone", "alexnet"], "invalid choice"),
-    (["chelsea", "swirls"], "-o OUTPUT"),
+    (["chelsea"], "give CONTENT and STYLE"),
     (["chelsea", "swirls", "-o", "o.png", "--device", "cuda:7"], "device"),
     (["--recipe", "images/chelsea.png", "-o", "o.png"], "holds no style-transfer recipe"),
     (["file://photo.jpg", "swirls", "-o", "o.png"], "only http:// and https:// addresses"),
