@@ -417,8 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     add_preset_variants()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="paper", help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--pairs", choices=("panel", "eight", "subset", "screen", "three"), default="subset",
-                        help="panel: 4 photos x 6 paintings; eight: its first two rounds (every photo twice); "
+    parser.add_argument("--pairs", choices=("panel", "twelve", "eight", "subset", "screen", "three"), default="subset",
+                        help="panel: 4 photos x 6 paintings; twelve, eight: its first three or two rounds; "
                              "subset: one pair per painting; screen: its first 4")
     parser.add_argument("--shard", default="1/1", metavar="K/N",
                         help="run the K-th of N shards of the pairs (1/2 and 2/2 split them between two processes)")
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     use_backbone(args.backbone)
-    pairs = {"panel": PANEL, "eight": PANEL[:8], "subset": SUBSET, "screen": SUBSET[:4],
+    pairs = {"panel": PANEL, "twelve": PANEL[:12], "eight": PANEL[:8], "subset": SUBSET, "screen": SUBSET[:4],
              "three": SUBSET[:3]}[args.pairs]
     try:
         pairs = select_shard(pairs, args.shard)

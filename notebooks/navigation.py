@@ -22,6 +22,8 @@ RUNTIMES = NOTEBOOKS / "RUNTIMES.json"
 # The line this script owns: it starts with this marker, so that it can be found and replaced.
 MARKER = "**Course:**"
 _TITLE = re.compile(r"^#\s+(\d\d)\s*·\s*(.+?)\s*$")
+# The core path: the notebooks a class takes, in an afternoon; the others are optional (README's table).
+CORE_PATH = ("01", "02", "03", "04", "05", "09")
 
 
 def load_runtimes(path: Path = RUNTIMES) -> dict[str, dict]:
@@ -42,11 +44,16 @@ def title_of(path: Path) -> str:
     return f"{match.group(1)} · {match.group(2)}" if match else path.stem
 
 
+def _amount(seconds: float) -> str:
+    return "under a minute" if seconds < 60 else f"about {seconds / 60:.0f} min"
+
+
 def describe_runtime(entry: dict) -> str:
-    minutes = entry["seconds"] / 60
-    amount = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
     how = "measured" if entry.get("measured") else "an estimate"
-    return f"runs in {amount} on a {entry.get('cpu', '2-core CPU')} ({how})"
+    text = f"runs in {_amount(entry['seconds'])} on a {entry.get('cpu', '2-core CPU')} ({how})"
+    if entry.get("quick_seconds"):
+        text += f", {_amount(entry['quick_seconds'])} in quick mode (NST_QUICK=1)"
+    return text
 
 
 def navigation_line(path: Path, neighbours: list[Path], runtimes: dict[str, dict]) -> str:
@@ -59,7 +66,8 @@ def navigation_line(path: Path, neighbours: list[Path], runtimes: dict[str, dict
         following = neighbours[index + 1]
         parts.append(f"[{title_of(following)} →]({following.name})")
     line = " ".join(parts[:1]) + " " + " · ".join(parts[1:])
-    return f"{line} · {describe_runtime(runtimes[path.stem])}"
+    path_kind = "**core path**" if path.name[:2] in CORE_PATH else "optional"
+    return f"{line} · {path_kind} · {describe_runtime(runtimes[path.stem])}"
 
 
 def with_navigation(first_cell_source: str, line: str) -> str:

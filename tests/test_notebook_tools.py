@@ -82,6 +82,10 @@ def test_navigation_line_links_neighbours_and_states_the_time(tmp_path):
     assert "about 17 min" in middle and "(measured)" in middle and "(an estimate)" in first
     assert "→" not in last and "about 2 min on a 2-core CPU with AMX (an estimate)" in last
     assert "on a 2-core CPU (measured)" in middle  # no "cpu": the reference CPU's words
+    assert "· **core path** ·" in first and "· optional ·" not in first  # 01 is on the core path
+    runtimes["01_first"]["quick_seconds"] = 50
+    assert "under a minute in quick mode (NST_QUICK=1)" in navigation.navigation_line(paths[0], paths, runtimes)
+    del runtimes["01_first"]["quick_seconds"]
     assert navigation.update(paths[1], runtimes, paths) and not navigation.update(paths[1], runtimes, paths)
     source = "".join(json.loads(paths[1].read_text(encoding="utf-8"))["cells"][0]["source"])
     assert source == f"# 02 · Title 2\n\n{middle}\n\nText."
