@@ -109,7 +109,7 @@ PRESETS = {p.name: p for p in [
 ]}
 # The preset each backbone uses by default: measured in benchmarks/RECIPES.md. On VGG19 (the paper's
 # network) the paper's method stays the default until a measurement says otherwise.
-DEFAULTS = {"vgg16-hed": "painterly"}
+DEFAULTS = {"vgg16-hed": "painterly", "vgg16-imagenet": "painterly"}
 CHOICES = ("auto",) + tuple(PRESETS)
 
 
