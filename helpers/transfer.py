@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import color, color_preservation, method, optimizers, presets, run_inputs, settings, speed
+from . import color, color_preservation, method, optimizers, presets, run_inputs, run_options, settings, speed
 from .backbones import Backbone, load_backbone
 from .images import pil_to_tensor, resize_long_side, resize_tensor, save_image
 from .method import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, ContentLoss, NotFinite, Objective, StyleLoss, TVLoss
@@ -155,40 +155,28 @@ class StyleTransfer:
         return self._objective(content_targets, style_targets, weights, style_blend, style_masks)(image)
 
     # ----------------------------------------------------------------------------------- the loop
-    def run(self, content, style, *, size: int | None = None, style_scale: float = 1.0,
-            content_weight: float = 1.0, style_weight: float = DEFAULT_STYLE_WEIGHT, tv_weight: float = 0.0,
-            init: str | torch.Tensor = "content", optimizer: str = "lbfgs", steps: int | Sequence[int] | None = None,
-            lr: float | None = None, seed: int = 0, callback: Callable | None = None,
-            callback_every: int = 10, progress: bool = True, lbfgs_history: int = 100, scales: int = 1,
-            preserve_colors: str = "none", style_blend: Sequence[float] | None = None,
-            masks: Sequence | None = None) -> TransferResult:
+    def run(self, content, style, *, style_blend: Sequence[float] | None = None, masks: Sequence | None = None,
+            callback: Callable | None = None, callback_every: int = 10, progress: bool = True,
+            **options) -> TransferResult:
         """Optimise an image; returns a TransferResult holding the lowest-loss image seen.
 
         content, style: anything ``load_image`` takes (path, URL, name, PIL, array, tensor); ``style``
             may also be a list of several styles, mixed by ``style_blend`` (default: equal).
-        size: long side of the result (default: by device, see settings). The style image is
-            resized to the same long side times ``style_scale`` (bigger: larger strokes).
-        init: "content" (the photo), "noise" (white noise, as in the paper), "style", "palette" (the photo
-            recoloured to the style's colours), "palette_shading" (the same, keeping the photo's light and
-            shade), "fast" (the feed-forward network's painting, an optional extra: feedforward.py), or a
-            starting image tensor.
-        steps: evaluations of the network (one forward and backward pass each), per scale; or one count
-            per scale, coarse to fine (coarse steps are cheap: a level half the size costs a quarter).
-        scales: coarse-to-fine levels; each level is half the size of the next and starts from the
-            previous level's result, upsampled. 1 is the plain single-scale method.
-        preserve_colors: "none", "luminance" (stylise brightness only, keep the photo's colours) or
-            "histogram" (recolour the style to the photo's palette first).
         masks: one mask per style (white = this style goes here), anything ``load_image`` takes or
             a tensor (H, W) / (1, 1, H, W) in [0, 1]; resized to the image.
         callback(step, image, losses): called every ``callback_every`` steps (and after the last), once
             the step is in the history, with a CPU copy of the image; raising KeyboardInterrupt in it
             stops the run like Ctrl-C does.
+        options: the method's settings, the fields of ``RunOptions`` (declared there once, with their
+            defaults and checks; listed below). None for size and steps: the device's default (settings.py),
+            or for size a tensor content's own size; None for lr: the optimiser's default.
         Ctrl-C stops the run and returns the best image so far (``stopped == "interrupted"``).
         """
-        options = RunOptions(size=size, style_scale=style_scale, content_weight=content_weight,
-                             style_weight=style_weight, tv_weight=tv_weight, init=init, optimizer=optimizer,
-                             steps=steps, lr=lr, seed=seed, lbfgs_history=lbfgs_history, scales=scales,
-                             preserve_colors=preserve_colors)
+        unknown = sorted(set(options) - set(run_options.defaults()))
+        if unknown:
+            raise TypeError(f"run() got unknown option(s) {', '.join(unknown)}; its options are RunOptions' fields: "
+                            f"{', '.join(run_options.defaults())}")
+        options = RunOptions(**options)
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = run_inputs.style_blend(styles, style_blend, masks)
         options = options.resolved(self.device, content)
@@ -323,6 +311,10 @@ class StyleTransfer:
                     **{k: v for k, v in (("content", content), ("style", style)) if isinstance(v, str)})
 
     _mask_tensor = staticmethod(run_inputs.mask_tensor)  # kept for older imports
+
+
+StyleTransfer.run.__doc__ += "\n        The options (``RunOptions``' fields) and their defaults:\n\n" + "".join(
+    f"        {name}={default!r}: {help}\n" for name, default, help in run_options.described())
 
 
 class _ImagesOf:
