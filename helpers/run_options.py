@@ -89,8 +89,8 @@ class RunOptions:
         if self.steps is not None:
             counts = self._per_level(self.steps)
             if len(counts) != self.scales or any(not isinstance(n, int) or n < 1 for n in counts):
-                levels = (f"; {len(counts)} counts need {len(counts)} levels: scales={len(counts)} "
-                          f"(--multiscale {len(counts)} on the command line)" if len(counts) != self.scales else "")
+                levels = (f"; {len(counts)} counts need {len(counts)} levels: scales={len(counts)}"
+                          if len(counts) != self.scales else "")
                 raise ValueError(f"steps must be a whole number of at least 1, or one such number per scale "
                                  f"({self.scales} scale{'s' * (self.scales != 1)}), not {self.steps}{levels}")
         if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:

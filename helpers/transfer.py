@@ -184,7 +184,7 @@ class StyleTransfer:
         if len(set(sizes)) < len(sizes):
             warnings.warn(f"{options.scales} levels at {options.size} px: no level goes below {sizes[0]} px, so the "
                           f"first {sizes.count(sizes[0])} all run at {sizes[0]} px; at this size ask for at most "
-                          f"{len(set(sizes))} levels (scales, --multiscale on the command line)", stacklevel=2)
+                          f"{len(set(sizes))} levels (scales={len(set(sizes))})", stacklevel=2)
         settings.seed_everything(options.seed)
         inputs = run_inputs.read_inputs(content, styles, masks)
         run_inputs.check_memory(self.device, inputs, options.size, options.style_scale)
@@ -211,9 +211,8 @@ class StyleTransfer:
                 if level_size >= options.size:
                     raise
                 raise ValueError(f"{err} ({level_size} px is a coarse level of this {options.scales}-level, "
-                                 f"{options.size} px run: with one level, scales=1 (--multiscale 1 or "
-                                 "--preset paper on the command line), the run starts at the size asked for.)"
-                                 ) from None
+                                 f"{options.size} px run: with one level (scales=1, or preset='paper'), the run "
+                                 "starts at the size asked for.)") from None
             content_image, style_images = colors.before(photo, style_images)
             if image is None:
                 start = self._initial_image(options.init, content_image, style_images[0], inputs.content,
@@ -240,8 +239,8 @@ class StyleTransfer:
                 if style_scale >= 1:
                     raise
                 raise ValueError(f"{err} (style_scale {style_scale:g} makes the painting {style_scale:g} times the "
-                                 f"{level_size} px of this level: raise style_scale, --style-scale on the command "
-                                 "line)") from None
+                                 f"{level_size} px of this level: raise style_scale; style_scale=1 paints it at "
+                                 "the level's size)") from None
         return photo, styles
 
     def _paint_level(self, start: torch.Tensor, objective: Objective, options: RunOptions, run: RunRecord,
