@@ -246,13 +246,10 @@ class StyleTransfer:
     def _paint_level(self, start: torch.Tensor, objective: Objective, options: RunOptions, run: RunRecord,
                      level_size: int, steps: int) -> torch.Tensor:
         """One level: the optimiser lowers ``objective`` from ``start``; returns the level's best image."""
-        variable, image_of = self._optimised_variable(start)
+        image = start.detach().clone().requires_grad_(True)  # the pixels are what the optimiser changes
         run.start_level(level_size, steps)
-        loss, record = objective, run
-        if image_of is not None:  # the optimiser changes another description of the image
-            loss, record = (lambda described: objective(image_of(described))), _ImagesOf(run, image_of)
         try:
-            run.stopped = optimizers.optimise(options.optimizer, variable, loss, record, options.lr,
+            run.stopped = optimizers.optimise(options.optimizer, image, objective, run, options.lr,
                                               lbfgs_history=options.lbfgs_history)
         except (KeyboardInterrupt, NotFinite, torch.OutOfMemoryError) as err:
             reason, message = self._why_stopped(err, run, level_size)
@@ -260,12 +257,6 @@ class StyleTransfer:
                 message += f"; it is the {level_size} px level's picture, smaller than the {options.size} px asked for"
             run.stop(reason, message)
         return run.best_image if run.best_image is not None else start.detach()
-
-    def _optimised_variable(self, start: torch.Tensor) -> tuple[torch.Tensor, Callable | None]:
-        """(what the optimiser changes, the function that makes the image from it, None for the pixels
-        themselves). A subclass may optimise another description of the image (benchmarks/method_screens.py:
-        the bands of a Laplacian pyramid); Adam then keeps that description, not the pixels, in [0, 1]."""
-        return start.detach().clone().requires_grad_(True), None
 
     def _why_stopped(self, err: BaseException, run: RunRecord, level_size: int) -> tuple[StopReason, str]:
         """The reason and the message for a run that ``err`` ended; the best image so far is kept."""
@@ -314,20 +305,6 @@ class StyleTransfer:
 
 StyleTransfer.run.__doc__ += "\n        The options (``RunOptions``' fields) and their defaults:\n\n" + "".join(
     f"        {name}={default!r}: {help}\n" for name, default, help in run_options.described())
-
-
-class _ImagesOf:
-    """The run's record for an optimiser that changes a description of the image: it records the image."""
-
-    def __init__(self, run: RunRecord, image_of: Callable):
-        self.run, self.image_of = run, image_of
-
-    def __getattr__(self, name):
-        return getattr(self.run, name)
-
-    def after_evaluation(self, described: torch.Tensor, terms: dict) -> None:
-        with torch.no_grad():
-            self.run.after_evaluation(self.image_of(described), terms)
 
 
 def stylize(content, style, *, preset: str | None = None, backbone: Backbone | str | None = None,
