@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 import helpers
+from helpers import optimizers
 from helpers.images import resize_tensor
 from helpers.losses import gram_matrix
 
@@ -66,29 +67,51 @@ def from_pyramid(pyramid: list[torch.Tensor]) -> torch.Tensor:
     return image
 
 
+def pyramid_lbfgs(bands: int, damping: float = 1.0) -> str:
+    """Register an optimiser (``helpers.optimizers``' contract) that runs the method's L-BFGS on the bands of
+    the image's Laplacian pyramid instead of its pixels, band k's coefficients scaled by ``damping ** k``;
+    returns its name. Each evaluation puts the image the bands make into the pixels, evaluates the objective
+    there (the run records that image) and carries the pixels' gradient back to the bands."""
+
+    def optimiser(image, evaluate, record, lr: float = 1.0, lbfgs_history: int = 100) -> str:
+        pyramid = to_pyramid(image.detach(), bands)
+        shapes = [band.shape for band in pyramid]
+        scales = [damping ** k for k in range(len(pyramid))]
+        # One flat tensor: the optimisers take a single leaf tensor.
+        coefficients = torch.cat([(band / scale).flatten() for band, scale in zip(pyramid, scales)])
+        coefficients.requires_grad_(True)
+
+        def image_of(flat: torch.Tensor) -> torch.Tensor:
+            made, used = [], 0
+            for shape, scale in zip(shapes, scales):
+                made.append(flat[used:used + shape.numel()].view(shape) * scale)
+                used += shape.numel()
+            return from_pyramid(made)
+
+        def evaluate_bands() -> torch.Tensor:
+            made = image_of(coefficients)
+            with torch.no_grad():
+                image.copy_(made)
+            image.grad = None
+            loss = evaluate()  # fills image.grad
+            made.backward(image.grad)  # the chain rule, to the bands
+            return loss
+
+        return helpers.method.lbfgs(coefficients, evaluate_bands, record, lr=lr, lbfgs_history=lbfgs_history)
+
+    optimiser.__name__ = f"pyramid{bands}" + (f"_damped{damping:g}" if damping != 1 else "")
+    return optimizers.register(optimiser).__name__
+
+
 class PyramidStyleTransfer(helpers.StyleTransfer):
-    """``StyleTransfer`` whose optimiser changes the bands of a Laplacian pyramid instead of the pixels.
-    Band k's coefficients are scaled by ``damping ** k`` (1: the plain pyramid)."""
+    """``StyleTransfer`` whose runs optimise the bands of a Laplacian pyramid (``pyramid_lbfgs``)."""
 
     def __init__(self, *args, bands: int = 5, damping: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.bands, self.damping = bands, damping
+        self.optimizer = pyramid_lbfgs(bands, damping)
 
-    def _optimised_variable(self, start: torch.Tensor):
-        pyramid = to_pyramid(start.detach(), self.bands)
-        shapes = [band.shape for band in pyramid]
-        scales = [self.damping ** k for k in range(len(pyramid))]
-        # One flat tensor: the optimisers take a single leaf tensor.
-        coefficients = torch.cat([(band / scale).flatten() for band, scale in zip(pyramid, scales)])
-
-        def image_of(flat: torch.Tensor) -> torch.Tensor:
-            bands, used = [], 0
-            for shape, scale in zip(shapes, scales):
-                bands.append(flat[used:used + shape.numel()].view(shape) * scale)
-                used += shape.numel()
-            return from_pyramid(bands)
-
-        return coefficients.requires_grad_(True), image_of
+    def run(self, content, style, **options):
+        return super().run(content, style, **{**options, "optimizer": self.optimizer})
 
 
 # ----------------------------------------------------------------------- 2. the painting at several sizes

@@ -8,13 +8,15 @@ One module per concept:
 - ``files``     atomic writes and sha256 checks, written once
 - ``images``    load anything as an RGB tensor in [0, 1], save atomically, show grids
 - ``gallery``   named images: the bundled photos, paintings and generated styles, with credits
-- ``losses``    Gram matrix, content loss, style loss, total variation
+- ``method``    the whole algorithm in one file, read top to bottom: features, the loss terms (one class
+  each), their weighted sum, the L-BFGS loop
+- ``speed``     opt-in speed (bf16, channels-last, a faster Gram product), switched by ``precision``
+- ``losses``    Gram matrix, content loss, style loss, total variation, with other normalisations to compare
 - ``color``     colour preservation: luminance-only transfer, colour histogram matching
-- ``transfer``  the Gatys optimisation loop (``stylize`` and ``StyleTransfer``), read top to bottom; its parts:
-  ``objective`` (targets once, one function per loss term), ``optimizers`` (one function each, by name),
-  ``color_preservation`` (a strategy with a before and an after), ``run_options`` (the validated options
-  and their defaults), ``run_inputs`` (the images read and checked), ``run_record`` (steps, best image,
-  ``StopReason``)
+- ``transfer``  the library around the method (``stylize`` and ``StyleTransfer``): levels, colours, stopping;
+  its parts: ``objective`` (the weights, checked), ``optimizers`` (by name), ``color_preservation`` (a
+  strategy with a before and an after), ``run_options`` (the validated options and their defaults),
+  ``run_inputs`` (the images read and checked), ``run_record`` (steps, best image, ``StopReason``)
 - ``presets``   named recipes: the paper's method and the one measured to paint best per backbone
 - ``feedforward`` Ghiasi et al.'s feed-forward style network (optional extra), the course's peer
 - ``measure``   judges the optimisation does not see: style distance and layout kept

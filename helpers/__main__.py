@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import itertools
 import json
 import os
@@ -399,10 +400,27 @@ def one_line(message) -> str:
     return "".join(c if c.isprintable() else "?" for c in " ".join(str(message).split()))
 
 
+@functools.cache
+def _flags() -> dict[str, str]:
+    """Each option's flag by the name the library uses for it (RunOptions' fields, stylize's arguments)."""
+    return {action.dest: action.option_strings[-1] for action in build_parser()._actions if action.option_strings}
+
+
+def in_flags(message) -> str:
+    """A library message as the command line says it: the library names its options as Python does
+    (``scales=1``, ``preset='paper'``); here they become the flags that set them (``--multiscale 1``,
+    ``--preset paper``). Only the command line speaks in flags."""
+    def flag(match: re.Match) -> str:
+        return f"{_flags()[match['name']]} {match['value'].strip(chr(39))}"
+
+    names = "|".join(sorted(_flags(), key=len, reverse=True))
+    return re.sub(rf"\b(?P<name>{names})=(?P<value>'[^']*'|[^\s,;)]+)", flag, str(message))
+
+
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings while reading the inputs, as one plain line (not Python's file:line format)."""
     try:
-        print(f"warning: {one_line(message)}", file=sys.stderr)
+        print(f"warning: {one_line(in_flags(message))}", file=sys.stderr)
     except (OSError, ValueError):  # no terminal any more (SIGHUP): the run and its result matter more
         pass
 
@@ -622,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ImageLoadError, BackboneError, ValueError, KeyError, OSError, RuntimeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {one_line(message)}", file=sys.stderr)
+        print(f"error: {one_line(in_flags(message))}", file=sys.stderr)
         return EXIT_ERROR
     finally:
         for sig, handler in previous_handlers.items():

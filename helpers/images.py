@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
+from torchvision.transforms.functional import to_tensor
 
 from . import gallery
 from .download import DownloadError, download_file
@@ -204,9 +205,8 @@ def resize_long_side(image: Image.Image, size: int | None) -> Image.Image:
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL RGB image -> float tensor (1, 3, H, W) in [0, 1]."""
-    array = np.asarray(to_rgb(image), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+    """PIL image -> float tensor (1, 3, H, W) in [0, 1], in RGB (``to_rgb``: transparency, CMYK, 16 bits)."""
+    return to_tensor(to_rgb(image)).unsqueeze(0)  # torchvision's: (3, H, W), 0-255 divided by 255
 
 
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:

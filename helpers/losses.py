@@ -19,8 +19,13 @@ from collections.abc import Mapping
 
 import torch
 
+from .method import EPS as _EPS
+from .method import relative_squared_error, total_variation_loss
+from .speed import gram_product
+
+__all__ = ["GRAM_NORMS", "content_loss", "gram_matrix", "relative_squared_error", "style_loss",
+           "total_variation_loss"]
 GRAM_NORMS = ("none", "hw", "chw")
-_EPS = 1e-8
 
 
 def gram_matrix(features: torch.Tensor, norm: str = "hw", mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -43,46 +48,12 @@ def gram_matrix(features: torch.Tensor, norm: str = "hw", mask: torch.Tensor | N
     if mask is not None:
         features = features * mask
         positions = mask.pow(2).sum(dim=(1, 2, 3)).clamp_min(_EPS).view(-1, 1, 1)
-    if c > 1 and features.is_contiguous(memory_format=torch.channels_last):
-        # Channels-last features (bf16 on a CPU, see transfer.py) are stored position by position: read them
-        # as (h*w) x c, one column per channel, without a copy, so the gradient comes back in their layout.
-        gram = _GramProduct.apply(features.permute(0, 2, 3, 1).reshape(n, h * w, c), False)
-    else:
-        gram = _GramProduct.apply(features.reshape(n, c, h * w), True)  # c x (h*w): one row per channel
-    if gram.dtype in (torch.bfloat16, torch.float16):
-        gram = gram.float()  # 16-bit features: multiplied with float32 sums, the result kept in float32
+    gram = gram_product(features)  # with its own backward pass, either memory layout (speed.py)
     if norm == "hw":
         gram = gram / positions
     elif norm == "chw":
         gram = gram / (c * positions)
     return gram if batched else gram[0]
-
-
-class _GramProduct(torch.autograd.Function):
-    """``F @ F^T`` for F with one row per channel (``rows=True``), or ``F^T @ F`` for one column per channel.
-
-    The same numbers as writing the product out, with a faster backward pass: autograd would compute
-    ``dG @ F + (F^T @ dG)^T`` (two matrix products and a sum); the product is symmetric, so the gradient is
-    ``(dG + dG^T) @ F``, one product (about 7% of a 512 px step with bf16 convolutions on a CPU).
-    """
-
-    @staticmethod
-    def forward(ctx, flat: torch.Tensor, rows: bool) -> torch.Tensor:
-        ctx.save_for_backward(flat)
-        ctx.rows = rows
-        # torch.bmm, not ``@``: for a batch of one, ``@`` copies a transposed bf16 operand first (6x slower).
-        return torch.bmm(flat, flat.transpose(1, 2)) if rows else torch.bmm(flat.transpose(1, 2), flat)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (flat,) = ctx.saved_tensors
-        symmetric = (grad + grad.transpose(1, 2)).to(flat.dtype)
-        return (torch.bmm(symmetric, flat) if ctx.rows else torch.bmm(flat, symmetric)), None
-
-
-def relative_squared_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``||value - target||^2 / ||target||^2``: a squared error that does not depend on scale."""
-    return (value - target).pow(2).sum() / (target.pow(2).sum() + _EPS)
 
 
 def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
@@ -103,13 +74,6 @@ def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, 
     masks = masks or {}
     return _weighted_sum({name: relative_squared_error(gram_matrix(features[name], norm, masks.get(name)), target)
                           for name, target in target_grams.items()}, weights)
-
-
-def total_variation_loss(image: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference between neighbouring pixels: penalises high-frequency noise."""
-    dy = image[..., 1:, :] - image[..., :-1, :]
-    dx = image[..., :, 1:] - image[..., :, :-1]
-    return dy.pow(2).mean() + dx.pow(2).mean()
 
 
 def _weighted_sum(per_layer: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:

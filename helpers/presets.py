@@ -20,7 +20,7 @@ import torch
 from . import settings
 
 # Options that belong to StyleTransfer (the objective); every other option goes to run().
-TRANSFER_OPTIONS = ("content_layers", "style_layers", "style_layer_weights", "pooling")
+TRANSFER_OPTIONS = ("content_layers", "style_layers", "style_layer_weights", "pooling", "style_loss")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The options of one run that describe the method: validated once, with their defaults in one place.
 
-``RunOptions`` is what ``StyleTransfer.run`` takes besides the images and the callbacks; its field
-defaults are ``run``'s defaults and the command line's (tests/test_cli.py checks that they agree);
+``RunOptions`` is what ``StyleTransfer.run`` takes besides the images and the callbacks: ``run`` takes
+its fields as keyword options and repeats none of their defaults; the command line offers each field
+(tests/test_cli.py checks that it agrees);
 ``recipe()`` writes the entries a saved PNG keeps and ``from_recipe`` reads them back.
 """
 
@@ -71,7 +72,7 @@ class RunOptions:
     seed: int = _option(0, "random seed", parse="seed")
     lbfgs_history: int = _option(100, "how many recent gradients L-BFGS remembers", parse="positive_int",
                                  command_line=False)
-    scales: int = _option(1, "coarse-to-fine levels, each half the size of the next; --steps is per level",
+    scales: int = _option(1, "coarse-to-fine levels, each half the size of the next; the steps are per level",
                           parse="positive_int", preset=True, flag="--multiscale", metavar="LEVELS")
     preserve_colors: str = _option(
         "none", "keep the photo's colours: stylise luminance only, or recolour the style to the photo's palette "
@@ -88,8 +89,8 @@ class RunOptions:
         if self.steps is not None:
             counts = self._per_level(self.steps)
             if len(counts) != self.scales or any(not isinstance(n, int) or n < 1 for n in counts):
-                levels = (f"; {len(counts)} counts need {len(counts)} levels: scales={len(counts)} "
-                          f"(--multiscale {len(counts)} on the command line)" if len(counts) != self.scales else "")
+                levels = (f"; {len(counts)} counts need {len(counts)} levels: scales={len(counts)}"
+                          if len(counts) != self.scales else "")
                 raise ValueError(f"steps must be a whole number of at least 1, or one such number per scale "
                                  f"({self.scales} scale{'s' * (self.scales != 1)}), not {self.steps}{levels}")
         if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
@@ -147,6 +148,11 @@ class RunOptions:
 def defaults() -> dict:
     """Each option's default: what ``run`` and the command line use when it is not given."""
     return {f.name: f.default for f in fields(RunOptions)}
+
+
+def described() -> list[tuple[str, object, str]]:
+    """(name, default, help) of each option, for the documentation of ``StyleTransfer.run``."""
+    return [(f.name, f.default, f.metadata["help"]) for f in fields(RunOptions)]
 
 
 def command_line_fields() -> list[Field]:

@@ -11,6 +11,10 @@ import math
 import time
 from enum import StrEnum
 
+from .method import BudgetSpent  # raised by before_evaluation: the method's loop ends the level on it
+
+__all__ = ["BudgetSpent", "RunRecord", "StopReason"]
+
 
 class StopReason(StrEnum):
     """Why a level or a run stopped. A ``str``: ``result.stopped == "interrupted"`` holds, and it prints
@@ -31,11 +35,6 @@ class StopReason(StrEnum):
         return self.value
 
     __format__ = str.__format__
-
-
-class BudgetSpent(Exception):
-    """Raised inside an evaluation once the level's step budget is used: ends the level cleanly (L-BFGS
-    may ask for more evaluations within one of its steps than the budget allows)."""
 
 
 class RunRecord:

@@ -1,16 +1,13 @@
-"""The Gatys optimisation loop: change the pixels of one image until its features match the content
-image's and its Gram matrices match the style image's.
+"""The library around the method: ``stylize(content, style)`` does everything with sensible defaults;
+``StyleTransfer`` keeps the network so that several runs (a grid of weights, say) pay for loading it once.
 
-``stylize(content, style)`` does everything with sensible defaults; ``StyleTransfer`` keeps the
-network so that several runs (a grid of weights, say) pay for loading it once.
-
-Read top to bottom, this module is the algorithm: the network's features; the objective (targets
-computed once, then the loss terms: ``objective.py``); the run, level by level, coarse to fine, each
-level an optimiser (``optimizers.py``) lowering the objective from a start image. Beyond the paper,
-``run`` also takes several styles with blend weights, a mask per style (spatial control), colour
-preservation (``color_preservation.py``) and coarse-to-fine optimisation (``scales``). The options
-and their defaults are in ``run_options.py`` and ``settings.py``; the checks of the inputs in
-``run_inputs.py``; the book-keeping of steps, best image and stop reason in ``run_record.py``.
+The method itself (features, the loss terms, their weighted sum, the L-BFGS loop) is ``method.py``:
+read that to see how style transfer works. This module runs it on real inputs: it reads and checks the
+images (``run_inputs.py``), paints level by level, coarse to fine, each level the method's loop from a
+start image, keeps colours (``color_preservation.py``), records the steps, the best image and why the
+run stopped (``run_record.py``), and turns Ctrl-C, NaN and out-of-memory into a result with a message.
+The options and their defaults are in ``run_options.py`` and ``settings.py``; the speed options
+(bfloat16, channels-last, a faster Gram product) in ``speed.py``, switched by ``precision``.
 """
 
 from __future__ import annotations
@@ -22,26 +19,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import color, color_preservation, optimizers, presets, run_inputs, settings
+from . import color, color_preservation, method, optimizers, presets, run_inputs, run_options, settings, speed
 from .backbones import Backbone, load_backbone
 from .images import pil_to_tensor, resize_long_side, resize_tensor, save_image
-from .layers import FeatureExtractor
-from .losses import gram_matrix
-from .objective import DEFAULT_STYLE_WEIGHT, LossWeights, Objective, check_weight
+from .method import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, ContentLoss, NotFinite, Objective, StyleLoss, TVLoss
+from .objective import DEFAULT_STYLE_WEIGHT, LossWeights, check_weight
 from .run_inputs import RunInputs
 from .run_options import INITS, MIN_LEVEL_SIZE, RunOptions
-from .run_record import BudgetSpent, RunRecord, StopReason
+from .run_record import RunRecord, StopReason
 
-# The paper's layers. Its "conv4_2" means the *rectified* response (Caffe applies ReLU in place),
-# which in torchvision's numbering is relu4_2: the conv output itself is pre-ReLU.
-PAPER_CONTENT_LAYERS = ("relu4_2",)
-PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 PRECISIONS = settings.PRECISIONS
 OPTIMIZERS = tuple(optimizers.OPTIMIZERS)  # by name: optimizers.py
-# bf16 convolutions on a CPU crash the process (a segmentation fault inside oneDNN, with memory to
-# spare) once the image is large enough: measured with torch 2.14.1 here, VGG19 ran at 22.1 MP and
-# crashed at 23.0 MP (4800 x 4800 px, reached with a large style scale). Above this, run in fp32.
-BF16_CPU_MAX_PIXELS = 21_000_000
 _style_side = run_inputs.style_side  # the style image's long side at a level (kept for older imports)
 __all__ = ["DEFAULT_STYLE_WEIGHT", "INITS", "MIN_LEVEL_SIZE", "OPTIMIZERS", "PAPER_CONTENT_LAYERS",
            "PAPER_STYLE_LAYERS", "PRECISIONS", "StopReason", "StyleTransfer", "TransferResult", "stylize"]
@@ -74,22 +62,16 @@ class TransferResult:
                               replace=replace))
 
 
-def _the_pixels(image: torch.Tensor) -> torch.Tensor:
-    return image
-
-
-class _NotFinite(Exception):
-    pass
-
-
 class StyleTransfer:
     """A frozen feature extractor plus the settings of the objective.
 
     backbone: a Backbone, a name, or None for the automatic choice (see ``backbones.py``).
     style_layer_weights: per-layer weights w_l; default 1/L each (the paper).
     pooling: "avg" (the paper) or "max" (the network as trained).
-    precision: "fp32", "bf16" for the convolutions on hardware with bf16 units (see ``features``), or
+    precision: "fp32", "bf16" for the convolutions on hardware with bf16 units (``speed.py``), or
         "auto" (bf16 where the CPU has bf16 units: ``settings.default_precision``).
+    style_loss: the class of the style term: ``method.StyleLoss`` (the paper's Gram matrices) or one like
+        it (``target`` and ``__call__``; benchmarks/sliced_wasserstein.py has one).
     """
 
     def __init__(self, backbone: Backbone | str | None = None,
@@ -97,7 +79,7 @@ class StyleTransfer:
                  style_layers: Sequence[str] = PAPER_STYLE_LAYERS,
                  style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
                  pooling: str = settings.POOLING, device: str | torch.device | None = "auto", verbose: bool = True,
-                 precision: str = settings.PRECISION):
+                 precision: str = settings.PRECISION, style_loss: type = StyleLoss):
         self.device = settings.choose_device(device)
         self.precision = settings.resolve_precision(precision, self.device)
         self.backbone = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, verbose)
@@ -109,71 +91,48 @@ class StyleTransfer:
         for layer, weight in (self.style_layer_weights or {}).items():
             check_weight(weight, f"style_layer_weights[{layer!r}]")
         self.pooling = pooling
+        self.style_loss = style_loss
         if self.precision == "bf16" and settings.bf16_is_emulated(self.device):
             warnings.warn(settings.BF16_EMULATED, stacklevel=2)
-        if self.device.type == "cuda":
-            # Every step of a level convolves tensors of the same shapes: cuDNN may time its algorithms
-            # once and keep the fastest (PyTorch's performance tuning guide).
-            torch.backends.cudnn.benchmark = True
-        self.extractor = FeatureExtractor(self.backbone, self.content_layers + self.style_layers,
-                                          pooling).to(self.device)  # moves a copy, never the shared network
-        # bf16 convolutions on a CPU run in oneDNN's fast kernels (AMX tiles where the CPU has them) only
-        # with channels-last tensors: a 512 px step took half the time on a CPU with AMX (benchmarks/RESULTS.md).
-        # In fp32 the memory format made no difference there, so it stays as it is.
-        self.channels_last = self.precision == "bf16" and self.device.type == "cpu"
-        if self.channels_last:
-            self.extractor = self.extractor.to(memory_format=torch.channels_last)
+        self.speed = speed.Speed.of(self.precision, self.device)  # the one switch: what makes a step faster
+        self.extractor = self.speed.prepare(method.feature_extractor(  # a copy on the device: never the shared network
+            self.backbone, self.content_layers, self.style_layers, pooling))
+        self.channels_last = self.speed.channels_last
 
     def features(self, image: torch.Tensor, float32: bool = True) -> dict[str, torch.Tensor]:
         """The requested activations of ``image``, as float32 whatever the precision of the convolutions
-        (unless ``float32=False``).
-
-        A Gram matrix sums H*W products: accumulated in 16 bits it would lose most of its digits (and in
-        fp16 overflow to inf, a known failure). float32=False (the loop's objective on a CPU) leaves bf16
-        activations as they are: ``gram_matrix`` then multiplies them in bf16 with float32 sums, as
-        oneDNN's matrix kernels do, and only the result is rounded (by 0.4% at most). The targets and the
-        losses stay float32.
-        """
-        if self.precision == "fp32":
-            return self.extractor(image)
-        if self.device.type == "cpu" and image.shape[-2] * image.shape[-1] > BF16_CPU_MAX_PIXELS:
-            warnings.warn(f"a {image.shape[-1]}x{image.shape[-2]} px image is too large for bf16 convolutions on "
-                          "this CPU (they crash above about 22 megapixels): it runs in fp32", stacklevel=2)
-            return self.extractor(image)
-        if self.channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16):
-            features = self.extractor(image)
-        return {name: feature.float() for name, feature in features.items()} if float32 else features
+        (unless ``float32=False``, see ``speed.Speed.features``). A Gram matrix sums H*W products: in 16
+        bits it would lose most of its digits, so the targets and the losses stay float32."""
+        return self.speed.features(self.extractor, image, float32)
 
     # ------------------------------------------------------------------------------ the objective
     @torch.no_grad()
     def targets(self, content: torch.Tensor, style: torch.Tensor) -> tuple[dict, dict]:
-        """Content features and style Gram matrices, computed once (no gradient needed)."""
+        """Content features and the style's target (its Gram matrices), computed once (no gradient needed)."""
         content_features = self.features(content.to(self.device))
         return {name: content_features[name] for name in self.content_layers}, self.style_grams(style)
 
     @torch.no_grad()
     def style_grams(self, style: torch.Tensor) -> dict:
-        """The style image's Gram matrix at each style layer."""
-        features = self.features(style.to(self.device))
-        return {name: gram_matrix(features[name]) for name in self.style_layers}
+        """What the style loss keeps of one style image: for the paper's, its Gram matrix at each style layer."""
+        return self.style_loss.target(self.features(style.to(self.device)), self.style_layers)
 
     @torch.no_grad()
     def objective(self, content_image: torch.Tensor, style_images: list[torch.Tensor], weights: LossWeights,
                   style_blend: Sequence[float] = (1.0,), masks: list[torch.Tensor] | None = None) -> Objective:
-        """The objective of one level: the photo's features and each style's Gram matrices, computed once;
-        each mask resized to every style layer's feature map."""
-        content_features = self.features(content_image)
-        content_targets = {name: content_features[name] for name in self.content_layers}
-        style_targets = [self.style_grams(style_image) for style_image in style_images]
-        style_masks = None
-        if masks is not None:
-            shapes = {name: tuple(f.shape[-2:]) for name, f in content_features.items()}
-            style_masks = [{name: resize_tensor(mask.to(self.device), shapes[name]).clamp(0, 1)
-                            for name in self.style_layers} for mask in masks]
-        return Objective(self._loss_features, content_targets, style_targets, weights, style_blend, style_masks,
-                         self.style_layer_weights)
+        """The objective of one level (``method.Objective``): the photo's features and each style's target,
+        computed once. masks: per style, (1, 1, H, W) in [0, 1], where that style goes."""
+        return self._objective(self.features(content_image), [self.style_grams(s) for s in style_images],
+                               weights, style_blend, masks)
+
+    def _objective(self, content_features: dict, style_targets: list, weights: LossWeights,
+                   style_blend: Sequence[float], masks) -> Objective:
+        terms = {"content": (weights.content, ContentLoss(content_features, self.content_layers)),
+                 "style": (weights.style, self.style_loss(style_targets, style_blend, masks, self.style_layer_weights,
+                                                          gram=self.speed.gram))}
+        if weights.tv:  # off at weight 0 (the paper's): not computed
+            terms["tv"] = (weights.tv, TVLoss())
+        return Objective(self._loss_features, terms)
 
     def _loss_features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """The features the loss reads at every step. On a CPU, bf16 activations stay bf16 (see ``features``):
@@ -183,53 +142,41 @@ class StyleTransfer:
 
     def losses(self, image: torch.Tensor, content_targets: dict, style_targets: dict | list[dict],
                content_weight: float, style_weight: float, tv_weight: float,
-               style_blend: Sequence[float] = (1.0,), style_masks: list[dict] | None = None) -> dict[str, torch.Tensor]:
+               style_blend: Sequence[float] = (1.0,), style_masks: list[torch.Tensor] | None = None
+               ) -> dict[str, torch.Tensor]:
         """Each weighted term of the objective and their sum (key "total"), for targets computed elsewhere.
 
-        style_targets: one dict of Gram matrices, or a list (several styles) mixed by ``style_blend``;
-        style_masks: per style, per layer, the region of the image where that style applies.
+        style_targets: one style's target (``style_grams``), or a list (several styles) mixed by ``style_blend``;
+        style_masks: per style, (1, 1, H, W) in [0, 1], the region of the image where that style applies.
         """
         if isinstance(style_targets, Mapping):
             style_targets = [style_targets]
         weights = LossWeights(content_weight, style_weight, tv_weight)
-        return Objective(self._loss_features, content_targets, style_targets, weights, style_blend, style_masks,
-                         self.style_layer_weights)(image)
+        return self._objective(content_targets, style_targets, weights, style_blend, style_masks)(image)
 
     # ----------------------------------------------------------------------------------- the loop
-    def run(self, content, style, *, size: int | None = None, style_scale: float = 1.0,
-            content_weight: float = 1.0, style_weight: float = DEFAULT_STYLE_WEIGHT, tv_weight: float = 0.0,
-            init: str | torch.Tensor = "content", optimizer: str = "lbfgs", steps: int | Sequence[int] | None = None,
-            lr: float | None = None, seed: int = 0, callback: Callable | None = None,
-            callback_every: int = 10, progress: bool = True, lbfgs_history: int = 100, scales: int = 1,
-            preserve_colors: str = "none", style_blend: Sequence[float] | None = None,
-            masks: Sequence | None = None) -> TransferResult:
+    def run(self, content, style, *, style_blend: Sequence[float] | None = None, masks: Sequence | None = None,
+            callback: Callable | None = None, callback_every: int = 10, progress: bool = True,
+            **options) -> TransferResult:
         """Optimise an image; returns a TransferResult holding the lowest-loss image seen.
 
         content, style: anything ``load_image`` takes (path, URL, name, PIL, array, tensor); ``style``
             may also be a list of several styles, mixed by ``style_blend`` (default: equal).
-        size: long side of the result (default: by device, see settings). The style image is
-            resized to the same long side times ``style_scale`` (bigger: larger strokes).
-        init: "content" (the photo), "noise" (white noise, as in the paper), "style", "palette" (the photo
-            recoloured to the style's colours), "palette_shading" (the same, keeping the photo's light and
-            shade), "fast" (the feed-forward network's painting, an optional extra: feedforward.py), or a
-            starting image tensor.
-        steps: evaluations of the network (one forward and backward pass each), per scale; or one count
-            per scale, coarse to fine (coarse steps are cheap: a level half the size costs a quarter).
-        scales: coarse-to-fine levels; each level is half the size of the next and starts from the
-            previous level's result, upsampled. 1 is the plain single-scale method.
-        preserve_colors: "none", "luminance" (stylise brightness only, keep the photo's colours) or
-            "histogram" (recolour the style to the photo's palette first).
         masks: one mask per style (white = this style goes here), anything ``load_image`` takes or
             a tensor (H, W) / (1, 1, H, W) in [0, 1]; resized to the image.
         callback(step, image, losses): called every ``callback_every`` steps (and after the last), once
             the step is in the history, with a CPU copy of the image; raising KeyboardInterrupt in it
             stops the run like Ctrl-C does.
+        options: the method's settings, the fields of ``RunOptions`` (declared there once, with their
+            defaults and checks; listed below). None for size and steps: the device's default (settings.py),
+            or for size a tensor content's own size; None for lr: the optimiser's default.
         Ctrl-C stops the run and returns the best image so far (``stopped == "interrupted"``).
         """
-        options = RunOptions(size=size, style_scale=style_scale, content_weight=content_weight,
-                             style_weight=style_weight, tv_weight=tv_weight, init=init, optimizer=optimizer,
-                             steps=steps, lr=lr, seed=seed, lbfgs_history=lbfgs_history, scales=scales,
-                             preserve_colors=preserve_colors)
+        unknown = sorted(set(options) - set(run_options.defaults()))
+        if unknown:
+            raise TypeError(f"run() got unknown option(s) {', '.join(unknown)}; its options are RunOptions' fields: "
+                            f"{', '.join(run_options.defaults())}")
+        options = RunOptions(**options)
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = run_inputs.style_blend(styles, style_blend, masks)
         options = options.resolved(self.device, content)
@@ -237,7 +184,7 @@ class StyleTransfer:
         if len(set(sizes)) < len(sizes):
             warnings.warn(f"{options.scales} levels at {options.size} px: no level goes below {sizes[0]} px, so the "
                           f"first {sizes.count(sizes[0])} all run at {sizes[0]} px; at this size ask for at most "
-                          f"{len(set(sizes))} levels (scales, --multiscale on the command line)", stacklevel=2)
+                          f"{len(set(sizes))} levels (scales={len(set(sizes))})", stacklevel=2)
         settings.seed_everything(options.seed)
         inputs = run_inputs.read_inputs(content, styles, masks)
         run_inputs.check_memory(self.device, inputs, options.size, options.style_scale)
@@ -264,9 +211,8 @@ class StyleTransfer:
                 if level_size >= options.size:
                     raise
                 raise ValueError(f"{err} ({level_size} px is a coarse level of this {options.scales}-level, "
-                                 f"{options.size} px run: with one level, scales=1 (--multiscale 1 or "
-                                 "--preset paper on the command line), the run starts at the size asked for.)"
-                                 ) from None
+                                 f"{options.size} px run: with one level (scales=1, or preset='paper'), the run "
+                                 "starts at the size asked for.)") from None
             content_image, style_images = colors.before(photo, style_images)
             if image is None:
                 start = self._initial_image(options.init, content_image, style_images[0], inputs.content,
@@ -293,51 +239,31 @@ class StyleTransfer:
                 if style_scale >= 1:
                     raise
                 raise ValueError(f"{err} (style_scale {style_scale:g} makes the painting {style_scale:g} times the "
-                                 f"{level_size} px of this level: raise style_scale, --style-scale on the command "
-                                 "line)") from None
+                                 f"{level_size} px of this level: raise style_scale; style_scale=1 paints it at "
+                                 "the level's size)") from None
         return photo, styles
 
     def _paint_level(self, start: torch.Tensor, objective: Objective, options: RunOptions, run: RunRecord,
                      level_size: int, steps: int) -> torch.Tensor:
         """One level: the optimiser lowers ``objective`` from ``start``; returns the level's best image."""
-        variable, image_of = self._optimised_variable(start)
+        image = start.detach().clone().requires_grad_(True)  # the pixels are what the optimiser changes
         run.start_level(level_size, steps)
-
-        def evaluate() -> torch.Tensor:
-            run.before_evaluation()
-            image = image_of(variable)
-            terms = objective(image)
-            total = terms["total"]
-            if not torch.isfinite(total):
-                raise _NotFinite(f"the loss became {total.item()} at step {run.step + 1}")
-            total.backward()
-            run.after_evaluation(image, terms)
-            return total
-
         try:
-            run.stopped = optimizers.optimise(options.optimizer, variable, evaluate, run, options.lr,
+            run.stopped = optimizers.optimise(options.optimizer, image, objective, run, options.lr,
                                               lbfgs_history=options.lbfgs_history)
-        except BudgetSpent:
-            pass
-        except (KeyboardInterrupt, _NotFinite, torch.OutOfMemoryError) as err:
+        except (KeyboardInterrupt, NotFinite, torch.OutOfMemoryError) as err:
             reason, message = self._why_stopped(err, run, level_size)
             if level_size < options.size and reason != StopReason.OUT_OF_MEMORY:
                 message += f"; it is the {level_size} px level's picture, smaller than the {options.size} px asked for"
             run.stop(reason, message)
         return run.best_image if run.best_image is not None else start.detach()
 
-    def _optimised_variable(self, start: torch.Tensor) -> tuple[torch.Tensor, Callable]:
-        """(what the optimiser changes, the function that makes the image from it): here the pixels
-        themselves. A subclass may optimise another description of the image (benchmarks/method_screens.py:
-        the bands of a Laplacian pyramid); Adam then keeps that description, not the pixels, in [0, 1]."""
-        return start.detach().clone().requires_grad_(True), _the_pixels
-
     def _why_stopped(self, err: BaseException, run: RunRecord, level_size: int) -> tuple[StopReason, str]:
         """The reason and the message for a run that ``err`` ended; the best image so far is kept."""
         if isinstance(err, KeyboardInterrupt):
             return StopReason.INTERRUPTED, (f"interrupted after {run.step} step{'s' * (run.step != 1)}: returning the "
                                             f"best image so far (step {run.best_step}, {level_size} px)")
-        if isinstance(err, _NotFinite):
+        if isinstance(err, NotFinite):
             kept = (f"returning the best image so far (step {run.best_step})" if run.best_step
                     else "before any step was done")
             return StopReason.NOT_FINITE, (f"{err}: stopped, {kept}. Lower the weights (style, content, total "
@@ -375,6 +301,10 @@ class StyleTransfer:
                     **{k: v for k, v in (("content", content), ("style", style)) if isinstance(v, str)})
 
     _mask_tensor = staticmethod(run_inputs.mask_tensor)  # kept for older imports
+
+
+StyleTransfer.run.__doc__ += "\n        The options (``RunOptions``' fields) and their defaults:\n\n" + "".join(
+    f"        {name}={default!r}: {help}\n" for name, default, help in run_options.described())
 
 
 def stylize(content, style, *, preset: str | None = None, backbone: Backbone | str | None = None,

@@ -273,7 +273,8 @@ def test_the_help_defaults_and_choices_are_the_librarys():
 
     library = run_options.defaults()
     run_signature = inspect.signature(StyleTransfer.run).parameters
-    assert {name: run_signature[name].default for name in library} == library  # run() and RunOptions agree
+    assert not set(library) & set(run_signature)  # run() takes RunOptions' fields as **options: no second default
+    assert all(f"\n        {name}={default!r}: " in StyleTransfer.run.__doc__ for name, default in library.items())
     actions = {action.dest: action for action in build_parser()._actions}
     given = {dest: action.default for dest, action in actions.items() if dest in library}
     # Every method option the command line defaults is the library's default; the others default to
@@ -347,3 +348,17 @@ def test_a_run_stopped_before_its_first_step_writes_nothing(tmp_path, monkeypatc
     assert cli_main.main(["chelsea", "swirls", "-o", str(out), "--size", "32"]) == cli_main.EXIT_STOPPED_EARLY
     assert not out.exists()
     assert "nothing was written" in capsys.readouterr().err
+
+
+def test_library_messages_name_python_options_and_the_command_line_names_its_flags():
+    """Only the command line speaks in flags: the library says scales=1, the command line --multiscale 1."""
+    from helpers.__main__ import in_flags
+    from helpers.run_options import RunOptions
+
+    with pytest.raises(ValueError) as info:
+        RunOptions(steps=[3, 2, 1])
+    assert "scales=3" in str(info.value) and "--" not in str(info.value)
+    assert "3 counts need 3 levels: --multiscale 3" in in_flags(info.value)
+    assert in_flags("raise style_scale; style_scale=1 paints it") == "raise style_scale; --style-scale 1 paints it"
+    assert in_flags("(scales=1, or preset='paper')") == "(--multiscale 1, or --preset paper)"
+    assert in_flags("a scales of 2 and tv_weight=0.5") == "a scales of 2 and --tv-weight 0.5"

@@ -222,7 +222,7 @@ def test_a_stalled_weight_download_never_hangs(weights, monkeypatch):
     assert time.monotonic() - start < 6  # trickled at 10 bytes/s, the file would take minutes
     message = _one_line(info)
     assert re.search(r"gave up after \d+\.\d s", message) and f"trickle/vgg16-{digest}.pth" in message
-    assert "vgg16-hed" in message  # the fix is named
+    assert f"--backbone {backbones.OFFLINE_DEFAULT}" in message  # the fix is named (the offline network)
 
 
 def test_a_cache_folder_that_cannot_be_written_is_its_own_error(weights, tmp_path, monkeypatch):

@@ -1,10 +1,10 @@
-"""The objective apart from the loop: targets computed once, one function per loss term; colour
+"""The objective apart from the loop: targets computed once, one class per loss term; colour
 preservation as one strategy with a before and an after."""
 
 import pytest
 import torch
 
-from helpers import color, color_preservation, objective
+from helpers import color, color_preservation, method
 from helpers.objective import LossWeights
 
 
@@ -31,15 +31,48 @@ def test_targets_are_computed_once_not_at_every_evaluation(transfer, tiny_pair, 
     assert calls == []
 
 
-def test_a_loss_term_is_one_function(transfer, tiny_pair, monkeypatch):
+def test_a_loss_term_is_one_class(transfer, tiny_pair):
     content, style = tiny_pair
 
-    def brightness(goal, image, features):  # a new term: keep the image's mean brightness at 0.5
-        return (image.mean() - 0.5) ** 2
+    class Brightness:  # a new term: keep the image's mean brightness at 0.5
+        def __call__(self, image, features):
+            return (image.mean() - 0.5) ** 2
 
-    monkeypatch.setitem(objective.TERMS, "brightness", brightness)
-    result = transfer.run(content, style, steps=2, progress=False)
-    assert "brightness" in result.history[0] and result.history[0]["brightness"] > 0
+    goal = transfer.objective(content, [style], LossWeights())
+    goal.terms["brightness"] = (2.0, Brightness())
+    image = torch.full_like(content, 0.75)
+    terms = goal(image)
+    assert terms["brightness"].item() == pytest.approx(2.0 * 0.25**2)
+    torch.testing.assert_close(terms["total"], terms["content"] + terms["style"] + terms["brightness"])
+
+
+class ChannelMeans(method.StyleLoss):
+    """A style loss that matches each channel's mean only (first moments, not the Gram matrices)."""
+
+    @classmethod
+    def target(cls, style_features, layers):
+        return {name: style_features[name].mean(dim=(2, 3)) for name in layers}
+
+    def __call__(self, image, features):
+        return sum(share * sum(method.relative_squared_error(features[name].mean(dim=(2, 3)), target[name])
+                               for name in target) for share, target in zip(self.blend, self.targets))
+
+
+def test_a_new_style_loss_is_one_class_and_runs_in_the_loop(hed, tiny_pair):
+    from helpers.transfer import StyleTransfer
+
+    content, style = tiny_pair
+    means = StyleTransfer(hed, device="cpu", verbose=False, style_loss=ChannelMeans)
+    gram = StyleTransfer(hed, device="cpu", verbose=False)
+    with torch.no_grad():
+        at_style = means.objective(style, [style], LossWeights(content=0.0, style=1.0))(style)
+        at_photo = means.objective(content, [style], LossWeights(content=0.0, style=1.0))(content)
+        gram_at_photo = gram.objective(content, [style], LossWeights(content=0.0, style=1.0))(content)
+    assert at_style["style"].item() < 1e-6 < at_photo["style"].item()
+    assert at_photo["style"].item() != pytest.approx(gram_at_photo["style"].item(), rel=1e-2)  # another loss
+    result = means.run(content, style, steps=4, style_weight=100.0, progress=False)
+    assert result.history[-1]["style"] < result.history[0]["style"] and result.history[0]["style"] == pytest.approx(
+        100.0 * at_photo["style"].item(), rel=1e-4)
 
 
 def test_each_colour_strategy_changes_only_its_side(tiny_pair):

@@ -424,14 +424,37 @@ def test_the_sliced_style_term_is_zero_at_the_painting_only(monkeypatch, hed):
     painting = helpers.load_image("wave", 48)
     photo = helpers.images.resize_tensor(helpers.load_image("chelsea"), tuple(painting.shape[-2:]))
     for gram_part, sliced_part in ((0.0, 1.0), (1.0, 1.0)):
-        transfer = sw.SlicedStyleTransfer(hed, device="cpu", verbose=False, gram_part=gram_part,
-                                          sliced_part=sliced_part)
+        transfer = helpers.StyleTransfer(hed, device="cpu", verbose=False,
+                                         style_loss=sw.sliced_style_loss(gram_part=gram_part, sliced_part=sliced_part))
         objective = transfer.objective(painting, [painting], helpers.transfer.LossWeights())
         assert objective(painting)["style"].item() < 1e-6
         assert objective(photo)["style"].item() > 0.01
         image = photo.clone().requires_grad_(True)
         objective(image)["total"].backward()
         assert image.grad.abs().sum() > 0  # the sort passes gradients back to the image
+
+
+def test_the_sliced_style_loss_mixes_blends_and_keeps_to_masks(monkeypatch, hed):
+    """The sliced loss is one class in place of the paper's: several paintings by their blend, each in its mask."""
+    sw = _load_sliced_wasserstein(monkeypatch)
+    painting, other = helpers.load_image("wave", 48), helpers.load_image("mosaic", 48)
+    photo = helpers.images.resize_tensor(helpers.load_image("chelsea"), tuple(painting.shape[-2:]))
+    transfer = helpers.StyleTransfer(hed, device="cpu", verbose=False, style_loss=sw.sliced_style_loss(gram_part=0.0))
+    h, w = photo.shape[-2:]
+
+    def style(paintings, blend=(1.0,), masks=None):
+        with torch.no_grad():
+            return transfer.objective(photo, paintings, helpers.transfer.LossWeights(), blend, masks)(photo)["style"]
+
+    one, two = style([painting]).item(), style([other]).item()
+    assert one != pytest.approx(two, rel=1e-2)
+    assert style([painting, other], (0.75, 0.25)).item() == pytest.approx(0.75 * one + 0.25 * two, rel=1e-5)
+    everywhere, nowhere = torch.ones(1, 1, h, w), torch.zeros(1, 1, h, w)
+    assert style([painting], masks=[everywhere]).item() == pytest.approx(one, rel=1e-5)
+    assert style([painting, other], (0.5, 0.5), [everywhere, nowhere]).item() == pytest.approx(0.5 * one, rel=1e-5)
+    left = torch.zeros(1, 1, h, w)
+    left[..., : w // 2] = 1.0  # the painting on the photo's left half only: another set of positions to match
+    assert style([painting], masks=[left]).item() != pytest.approx(one, rel=1e-3)
 
 
 @needs_feedforward

@@ -34,3 +34,13 @@ def test_bad_options_are_refused_where_they_are_made(bad, message):
 def test_a_recipe_that_started_from_a_python_image_is_refused():
     with pytest.raises(ValueError, match="started from an image"):
         RunOptions.from_recipe({"init": "image", "steps": 3})
+
+
+def test_run_takes_the_options_by_their_field_names_only(transfer, tiny_pair):
+    """run() declares no option of its own: each keyword goes to RunOptions, whose checks and defaults apply."""
+    with pytest.raises(TypeError, match="unknown option.*stepz.*RunOptions' fields"):
+        transfer.run(*tiny_pair, stepz=1, progress=False)
+    with pytest.raises(ValueError, match="scales must be between"):
+        transfer.run(*tiny_pair, scales=0, progress=False)
+    result = transfer.run(*tiny_pair, steps=2, progress=False)  # everything else at RunOptions' defaults
+    assert len(result.history) == 2 and result.recipe["optimizer"] == "lbfgs" and result.recipe["seed"] == 0

@@ -198,14 +198,14 @@ def test_bf16_convolutions_follow_the_fp32_loss_curve(hed, tiny_pair):
 def test_bf16_falls_back_to_fp32_for_images_too_large_for_it_on_a_cpu(hed, tiny_pair, monkeypatch):
     import warnings
 
-    from helpers import transfer as transfer_module
+    from helpers import speed
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the no-bf16-units warning, on CPUs without them
         bf16 = StyleTransfer(hed, device="cpu", verbose=False, precision="bf16")
     fp32 = StyleTransfer(hed, device="cpu", verbose=False)
     image = tiny_pair[0]
-    monkeypatch.setattr(transfer_module, "BF16_CPU_MAX_PIXELS", image.shape[-2] * image.shape[-1] - 1)
+    monkeypatch.setattr(speed, "BF16_CPU_MAX_PIXELS", image.shape[-2] * image.shape[-1] - 1)
     with pytest.warns(UserWarning, match="too large for bf16 convolutions.*runs in fp32"):
         large = bf16.features(image)
     expected = fp32.features(image)
@@ -216,7 +216,7 @@ def test_bf16_falls_back_to_fp32_for_images_too_large_for_it_on_a_cpu(hed, tiny_
 
     # fp32 all the way (the channels-last kernels may round differently from the default layout's)...
     assert largest_relative_difference(large) < 1e-5
-    monkeypatch.setattr(transfer_module, "BF16_CPU_MAX_PIXELS", image.shape[-2] * image.shape[-1])
+    monkeypatch.setattr(speed, "BF16_CPU_MAX_PIXELS", image.shape[-2] * image.shape[-1])
     small = bf16.features(image)  # ...where at the limit it is bf16, with 8-bit mantissas
     assert largest_relative_difference(small) > 1e-3
 
@@ -267,5 +267,5 @@ def test_bf16_loop_on_a_cpu_reads_bf16_features_at_float32_loss(hed, tiny_pair):
     image = (content + 0.1 * torch.rand_like(content)).clamp(0, 1)
     terms = objective(image)
     assert all(value.dtype == torch.float32 for value in terms.values())
-    copies = Objective(bf16.features, objective.content_targets, objective.style_targets, objective.weights)(image)
+    copies = Objective(bf16.features, objective.terms)(image)  # the same terms, read from float32 copies
     assert math.isclose(float(terms["total"]), float(copies["total"]), rel_tol=1e-2)
