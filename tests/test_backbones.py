@@ -21,6 +21,21 @@ def test_hed_weights_shapes(hed):
     assert hed.name == "vgg16-hed" and "relu5_3" in hed.layer_names
 
 
+def conv1_1_by_hand(network, rgb, kernel_hwio, bias, mean_bgr):
+    """(conv1_1 of ``network`` on ``rgb`` (H, W, 3) in [0, 1], the same recomputed with NumPy on Caffe's input:
+    BGR, 0-255, minus ``mean_bgr``), as (H, W, 64) arrays."""
+    bgr = rgb[..., ::-1] * 255.0 - np.array(mean_bgr)
+    padded = np.pad(bgr, ((1, 1), (1, 1), (0, 0)))
+    h, w = rgb.shape[:2]
+    expected = np.zeros((h, w, kernel_hwio.shape[-1]))
+    for y in range(h):
+        for x in range(w):
+            expected[y, x] = np.einsum("hwi,hwio->o", padded[y:y + 3, x:x + 3], kernel_hwio) + bias
+    image = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
+    ours = FeatureExtractor(network, ["conv1_1"])(image)["conv1_1"][0].permute(1, 2, 0).numpy()
+    return ours, expected
+
+
 def test_first_conv_agrees_with_a_hand_computation_from_the_file(hed):
     """Recompute conv1_1 from the raw Keras kernel, Caffe-style (BGR, 0-255, minus mean), with NumPy."""
     rng = np.random.default_rng(0)
@@ -29,14 +44,7 @@ def test_first_conv_agrees_with_a_hand_computation_from_the_file(hed):
     with h5py.File(hed_weights_path(), "r") as f:
         kernel = f["block1/layers/conv2d/vars/0"][()]  # (3, 3, in, out): HWIO
         bias = f["block1/layers/conv2d/vars/1"][()]
-    bgr = rgb[..., ::-1] * 255.0 - np.array([104.00699, 116.66877, 122.67892])
-    padded = np.pad(bgr, ((1, 1), (1, 1), (0, 0)))
-    expected = np.zeros((6, 7, 64))
-    for y in range(6):
-        for x in range(7):
-            expected[y, x] = np.einsum("hwi,hwio->o", padded[y:y + 3, x:x + 3], kernel) + bias
-    image = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
-    ours = FeatureExtractor(hed, ["conv1_1"])(image)["conv1_1"][0].permute(1, 2, 0).numpy()
+    ours, expected = conv1_1_by_hand(hed, rgb, kernel, bias, (104.00699, 116.66877, 122.67892))
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-2)
 
 
@@ -277,14 +285,7 @@ def test_imagenet16_first_conv_agrees_with_a_hand_computation_from_the_onnx_file
     rgb[..., 2] = 0.95  # a strong blue cast: swapping R and B would change the result a lot
     kernel, bias = _onnx_arrays(backbones.IMAGENET16_KERNEL.format(b=1, j=1),
                                 backbones.IMAGENET16_BIAS.format(b=1, j=1))
-    bgr = rgb[..., ::-1] * 255.0 - np.array([103.939, 116.779, 123.68])
-    padded = np.pad(bgr, ((1, 1), (1, 1), (0, 0)))
-    expected = np.zeros((5, 6, 64))
-    for y in range(5):
-        for x in range(6):
-            expected[y, x] = np.einsum("hwi,oihw->o", padded[y:y + 3, x:x + 3], kernel) + bias
-    image = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
-    ours = FeatureExtractor(imagenet16, ["conv1_1"])(image)["conv1_1"][0].permute(1, 2, 0).numpy()
+    ours, expected = conv1_1_by_hand(imagenet16, rgb, kernel.transpose(2, 3, 1, 0), bias, (103.939, 116.779, 123.68))
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-2)
 
 
