@@ -6,7 +6,8 @@ drawn at random per row; the key (which result is which) goes to a separate file
     python benchmarks/judge_sheets.py --score benchmarks/judgements/imagenet_vs_hed_256
 
 A result is named BACKBONE:VARIANT: the recipe study's picture of that variant on that backbone
-(``vgg16-hed-rerun``: the pictures re-made for judging in ``outputs/recipe_study_hed_rerun``).
+(``vgg16-hed-rerun``: the pictures re-made for judging in ``outputs/recipe_study_hed_rerun``; ``shell:LABEL``:
+the pictures of ``shell_time.py`` filed under LABEL).
 The sheets, the key and, once judged, the judgements (``judgements.jsonl``, one line per row: sheet, row, pick
 X or Y, the judge's reason) are kept in benchmarks/judgements/NAME/; ``--score`` turns them into counts.
 """
@@ -31,6 +32,8 @@ HERE = Path(__file__).resolve().parent / "judgements"
 
 def result_file(spec: str, photo: str, painting: str, size: int) -> Path:
     backbone, _, variant = spec.partition(":")
+    if backbone == "shell":  # a picture of benchmarks/shell_time.py, filed under its label
+        return helpers.output_dir() / "shell_time" / variant / f"{photo}__{painting}.png"
     if backbone == "vgg16-hed-rerun":
         return helpers.output_dir() / "recipe_study_hed_rerun" / f"{variant}__{photo}__{painting}__{size}.jpg"
     recipe_study.use_backbone(backbone)
@@ -91,7 +94,11 @@ def score(folder: Path) -> str:
     judged = [json.loads(line) for line in (folder / "judgements.jsonl").read_text().splitlines() if line.strip()]
     for judgement in judged:
         row = rows[(judgement["sheet"], judgement["row"])]
-        wins[row[judgement["pick"]]] += 1
+        # "same": the judge could not tell the two apart (allowed where the question was "better or the same")
+        if judgement["pick"] == "same":
+            wins["cannot tell"] = wins.get("cannot tell", 0) + 1
+        else:
+            wins[row[judgement["pick"]]] += 1
     total = sum(wins.values())
     return (f"{folder.name}: {total} judgements ({len(rows)} rows) at {key['size']} px: "
             + ", ".join(f"{spec} {count} ({count / total:.0%})" for spec, count in wins.items()))
@@ -107,6 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--per-sheet", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--score", type=Path, help="a judged folder: print the counts and exit")
+    parser.add_argument("--rest-of", type=Path, metavar="FOLDER",
+                        help="only the pairs that FOLDER's sheets do not hold (to judge the rest of a panel)")
     args = parser.parse_args(argv)
     if args.score:
         print(score(args.score))
@@ -114,6 +123,9 @@ def main(argv=None) -> int:
     if not (args.name and args.a and args.b):
         parser.error("give --name, --a and --b (or --score FOLDER)")
     pairs = {"panel": recipe_study.PANEL, "eight": recipe_study.PANEL[:8]}[args.pairs]
+    if args.rest_of:
+        judged = {(row["photo"], row["painting"]) for row in json.loads((args.rest_of / "key.json").read_text())["rows"]}
+        pairs = [pair for pair in pairs if pair not in judged]
     print(make_sheets(args.name, args.a, args.b, pairs, args.size, args.per_sheet, args.seed))
     return 0
 
