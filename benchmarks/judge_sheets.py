@@ -124,7 +124,8 @@ def main(argv=None) -> int:
         parser.error("give --name, --a and --b (or --score FOLDER)")
     pairs = {"panel": recipe_study.PANEL, "eight": recipe_study.PANEL[:8]}[args.pairs]
     if args.rest_of:
-        judged = {(row["photo"], row["painting"]) for row in json.loads((args.rest_of / "key.json").read_text())["rows"]}
+        key = json.loads((args.rest_of / "key.json").read_text())
+        judged = {(row["photo"], row["painting"]) for row in key["rows"]}
         pairs = [pair for pair in pairs if pair not in judged]
     print(make_sheets(args.name, args.a, args.b, pairs, args.size, args.per_sheet, args.seed))
     return 0

@@ -186,13 +186,13 @@ def add_preset_variants() -> None:
     """The presets in helpers/presets.py are variants too, under their own names, with their schedule."""
     cpu = torch.device("cpu")
 
-    def run_options(preset: presets.Preset, size: int) -> dict:
-        options = presets.split_options(preset.merge({"size": size}, cpu))[1]
+    def run_options(preset: presets.Preset, size: int, precision: str) -> dict:
+        options = presets.split_options(preset.merge({"size": size}, cpu, precision))[1]
         return {k: v for k, v in options.items() if k != "size"}  # the study passes the size itself
 
     for name, preset in presets.PRESETS.items():
         VARIANTS.setdefault(name, (presets.split_options(preset.options)[0],
-                                   lambda size, preset=preset: run_options(preset, size)))
+                                   lambda size, precision="fp32", preset=preset: run_options(preset, size, precision)))
 
 
 def use_backbone(backbone: str) -> None:
@@ -237,7 +237,8 @@ def run_variants(variants: list[str], pairs: list[tuple[str, str]], size: int, b
     setups = {}
     for variant in variants:
         transfer_options, run_options = VARIANTS[variant]
-        run_options = run_options(size) if callable(run_options) else run_options
+        if callable(run_options):  # a preset's schedule depends on the precision too (presets.py)
+            run_options = run_options(size, precision) if variant in presets.PRESETS else run_options(size)
         setups[recorded_name(variant, precision)] = helpers.StyleTransfer(
             net, device="cpu", verbose=False, precision=precision, **transfer_options), run_options
     run_setups(setups, pairs, size, net, precision)
@@ -281,7 +282,7 @@ def run_transfer_screen(make_transfer, variants: list[str], pairs: list[tuple[st
     each variant's StyleTransfer (a subclass); the runs are measured and recorded as the study's own."""
     net = helpers.load_backbone("vgg16-hed")
     add_preset_variants()
-    run_options = VARIANTS["painterly"][1](size)
+    run_options = VARIANTS["painterly"][1](size, precision)
     setups = {recorded_name(variant, precision): (make_transfer(variant, net, precision), run_options)
               for variant in variants}  # built once: each holds its own copy of the network's layers
     run_setups(setups, pairs, size, net, precision)

@@ -40,7 +40,6 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from recipe_study import PANEL, SUBSET, grid  # noqa: E402  (the recipe study's pairs and grids)
@@ -50,7 +49,7 @@ from helpers import measure, presets  # noqa: E402
 from helpers.images import load_image, resize_tensor, save_image  # noqa: E402
 
 RESULTS = HERE / "time_to_picture.jsonl"
-BACKBONE = "vgg16-hed"  # every run here: the offline backbone, the one the CLI uses offline
+BACKBONE = "vgg16-imagenet"  # the offline default (``--backbone``; the runs before 2026-12-07: vgg16-hed)
 
 # Run options per schedule (the objective is the paper's in every one: only the start and the schedule
 # differ). Steps are per level, coarse to fine; levels halve the size, so a 256 px step costs about a
@@ -80,13 +79,29 @@ SCHEDULES = {
                                                 lbfgs_history=20),
     "painterly_128x60_256x40_512x45_h20": dict(init="palette_shading", scales=3, steps=[60, 40, 45],
                                                lbfgs_history=20),
+    # A minute on a CPU without bf16 units (issue 33): most steps at 256 px, few at 512 px.
+    "painterly_256x100_512x12_h20": dict(init="palette_shading", scales=2, steps=[100, 12], lbfgs_history=20),
+    "painterly_256x80_512x12_h20": dict(init="palette_shading", scales=2, steps=[80, 12], lbfgs_history=20),
+    "painterly_256x120_512x8_h20": dict(init="palette_shading", scales=2, steps=[120, 8], lbfgs_history=20),
+    "painterly_128x80_256x60_512x12_h20": dict(init="palette_shading", scales=3, steps=[80, 60, 12],
+                                               lbfgs_history=20),
+    "painterly_256x80_512x8_h20": dict(init="palette_shading", scales=2, steps=[80, 8], lbfgs_history=20),
+    "painterly_256x60_512x15_h20": dict(init="palette_shading", scales=2, steps=[60, 15], lbfgs_history=20),
+    "painterly_256x100_512x8_h20": dict(init="palette_shading", scales=2, steps=[100, 8], lbfgs_history=20),
+    "painterly_128x100_256x40_512x12_h20": dict(init="palette_shading", scales=3, steps=[100, 40, 12],
+                                                lbfgs_history=20),
+    "painterly_256x60_512x10_h20": dict(init="palette_shading", scales=2, steps=[60, 10], lbfgs_history=20),
+    "painterly_256x100_512x6_h20": dict(init="palette_shading", scales=2, steps=[100, 6], lbfgs_history=20),
+    "painterly_128x100_256x40_512x10_h20": dict(init="palette_shading", scales=3, steps=[100, 40, 10],
+                                                lbfgs_history=20),
 }
 SPECIAL = ("tutorial",)
 
 
-def preset_schedule(name: str, size: int) -> dict:
-    """The run options of a preset (helpers/presets.py) at ``size`` on the CPU, as the CLI uses them."""
-    options = presets.split_options(presets.PRESETS[name].merge({"size": size}, torch.device("cpu")))[1]
+def preset_schedule(name: str, size: int, precision: str = "fp32") -> dict:
+    """The run options of a preset (helpers/presets.py) at ``size`` on the CPU in ``precision``, as the CLI
+    uses them."""
+    options = presets.split_options(presets.PRESETS[name].merge({"size": size}, torch.device("cpu"), precision))[1]
     return {k: v for k, v in options.items() if k != "size"}
 
 
@@ -181,7 +196,7 @@ def run_schedule(schedule, transfer, photo, painting, size, every, cap):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             options = SCHEDULES[schedule]
-            options = preset_schedule(options, size) if isinstance(options, str) else options
+            options = preset_schedule(options, size, transfer.precision) if isinstance(options, str) else options
             result = transfer.run(photo, painting, size=size, seed=0, progress=False, callback_every=1,
                                   callback=lambda step, image, _: snapshot(step, image), **options)
         image, step = result.image, len(result.history)
@@ -210,7 +225,8 @@ def machine() -> dict:
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     return dict(cpu=cpu, bf16_units=any(f in flags for f in ("avx512_bf16", "amx_bf16")),
-                threads=torch.get_num_threads(), torch=torch.__version__)
+                threads=torch.get_num_threads(), torch=torch.__version__, cpu_flags=helpers.settings.cpu_description(),
+                isa=os.environ.get("ONEDNN_MAX_CPU_ISA", "default"))
 
 
 def image_file(schedule, photo, painting, size) -> Path:
@@ -219,8 +235,8 @@ def image_file(schedule, photo, painting, size) -> Path:
     return folder / f"{schedule}__{photo}__{painting}__{size}.jpg"
 
 
-def run_all(schedules, pairs, size, every, cap, precision, label) -> None:
-    net = helpers.load_backbone(BACKBONE)
+def run_all(schedules, pairs, size, every, cap, precision, label, backbone=BACKBONE) -> None:
+    net = helpers.load_backbone(backbone)
     judge_transfer = helpers.StyleTransfer(net, device="cpu", verbose=False)
     transfer = helpers.StyleTransfer(net, device="cpu", verbose=False, precision=precision)
     info = machine()
@@ -232,10 +248,10 @@ def run_all(schedules, pairs, size, every, cap, precision, label) -> None:
             points = judge(judge_transfer, snapshots, photo, painting)
             save_image(snapshots[-1][2], image_file(schedule, photo, painting, size), quality=90)
             options = SCHEDULES.get(schedule, schedule)
-            options = preset_schedule(options, size) if schedule.startswith("preset_") else options
+            options = preset_schedule(options, size, precision) if schedule.startswith("preset_") else options
             record = dict(schedule=schedule, photo=photo, painting=painting, size=size, precision=precision,
                           cap=cap, options=options, final=points[-1], curve=points[:-1], run=label,
-                          **info)
+                          backbone=backbone, **info)
             with open(RESULTS, "a") as out:
                 out.write(json.dumps(record) + "\n")
             print(json.dumps({k: record[k] for k in ("schedule", "photo", "painting", "final")}), flush=True)
@@ -256,13 +272,17 @@ def table(records, threads=None) -> str:
     latest = {}
     for r in records:
         if threads is None or r["threads"] == threads:
-            setting = (r.get("cpu", ""), r.get("precision", "fp32"), r["size"], r["threads"], r["schedule"])
+            # The ISA cap (ONEDNN_MAX_CPU_ISA=AVX2) goes with the precision: it changes the kernels.
+            isa = r.get("isa", "default")
+            precision = r.get("precision", "fp32") + ("" if isa == "default" else f" ({isa})")
+            setting = (f'{r.get("cpu", "")}, {r.get("backbone", "vgg16-hed")}', precision, r["size"], r["threads"],
+                       r["schedule"])
             latest[setting + (r["photo"], r["painting"])] = r
     groups: dict[tuple, list[dict]] = {}
     for key, r in latest.items():
         groups.setdefault(key[:5], []).append(r["final"])
-    lines = ["| cpu | precision | size | threads | schedule | pairs | seconds | paper loss | style distance | "
-             "layout (median; min) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| cpu, backbone | precision | size | threads | schedule | pairs | seconds | paper loss | style distance "
+             "| layout (median; min) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (cpu, precision, size, threads_used, schedule), finals in sorted(groups.items(), key=lambda kv: (
             kv[0][:4], statistics.median(f["seconds"] for f in kv[1]))):
         med = {k: statistics.median(f[k] for f in finals) if all(k in f for f in finals) else float("nan")
@@ -303,8 +323,8 @@ def plot(records, out: Path, photo="tubingen", painting="starry_night", schedule
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
     axes[1].legend(fontsize=8)
-    fig.suptitle(f"Time to a picture: {photo} x {painting} at {first['size']} px, {BACKBONE}, {first['cpu']}, "
-                 f"{precision}",
+    fig.suptitle(f"Time to a picture: {photo} x {painting} at {first['size']} px, "
+                 f"{first.get('backbone', 'vgg16-hed')}, {first['cpu']}, {precision}",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -317,12 +337,13 @@ def main(argv=None) -> int:
                         "(default: single,c2f3x50,preset_quick; with --plot: the curves to draw, default all)")
     parser.add_argument("--pairs", default="tubingen:starry_night",
                         help="photo:painting,... or 'subset' (the recipe study's six pairs, one per painting) or "
-                             "'panel' (its 24: four photos x six paintings)")
+                             "'panel' (its 24: four photos x six paintings) or 'eight' (the panel's first eight)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--every", type=int, default=5, help="keep a copy of the image every N steps")
     parser.add_argument("--cap", type=float, default=0, help="stop a run after this many seconds (0: no cap)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--backbone", default=BACKBONE, help=f"the network (default {BACKBONE})")
     parser.add_argument("--run", dest="label", help="a label stored with each record; with --table or --plot: only "
                         "the records with this label (default when running: the date and time it starts)")
     parser.add_argument("--table", action="store_true", help="print the medians so far and exit")
@@ -343,7 +364,7 @@ def main(argv=None) -> int:
         print(plot(of_run(load(), args.label), args.plot, schedules=schedules, threads=args.threads,
                    precision=args.precision))
         return 0
-    named = {"subset": SUBSET, "panel": PANEL}
+    named = {"subset": SUBSET, "panel": PANEL, "eight": PANEL[:8]}
     pairs = named.get(args.pairs) or [tuple(p.split(":")) for p in args.pairs.split(",")]
     schedules = (args.schedules or "single,c2f3x50,preset_quick").split(",")
     if args.grid:
@@ -356,7 +377,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown schedules {unknown}: choose from {', '.join(list(SCHEDULES) + list(SPECIAL))}")
     label = args.label or time.strftime("%Y-%m-%dT%H:%M")
-    run_all(schedules, pairs, args.size, args.every, args.cap, args.precision, label)
+    run_all(schedules, pairs, args.size, args.every, args.cap, args.precision, label, args.backbone)
     return 0
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
-from torchvision.transforms.functional import to_tensor
 
 from . import gallery
 from .download import DownloadError, download_file
@@ -205,8 +204,13 @@ def resize_long_side(image: Image.Image, size: int | None) -> Image.Image:
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL image -> float tensor (1, 3, H, W) in [0, 1], in RGB (``to_rgb``: transparency, CMYK, 16 bits)."""
-    return to_tensor(to_rgb(image)).unsqueeze(0)  # torchvision's: (3, H, W), 0-255 divided by 255
+    """PIL image -> float tensor (1, 3, H, W) in [0, 1], in RGB (``to_rgb``: transparency, CMYK, 16 bits).
+
+    The same numbers as torchvision's ``to_tensor`` (tests/test_images.py checks it), written out because
+    importing torchvision costs about 1.2 s of the command line's start-up (its ``models`` package), a
+    second of every run's minute on a laptop (benchmarks/RESULTS.md)."""
+    pixels = torch.from_numpy(np.array(to_rgb(image), dtype=np.uint8))  # (H, W, 3), 0-255
+    return pixels.permute(2, 0, 1).contiguous().float().div(255).unsqueeze(0)
 
 
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:

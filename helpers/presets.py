@@ -40,14 +40,17 @@ class Preset:
     # pixels), up to the device's default: a 256 px picture gets four times the steps of a 512 px one.
     first_steps: dict = field(default_factory=dict)
     # Steps and run options by device type for a schedule of more than one level, in place of the rules
-    # above: {"cpu": {"steps": (first, each finer), "lbfgs_history": ...}}.
+    # above: {"cpu": {"steps": (first, each finer), "lbfgs_history": ...}}. A key "cpu-fp32" holds the
+    # schedule for float32 on a CPU (no bfloat16 units, or precision="fp32"), whose steps cost 2-3 times
+    # as much as bf16 ones: it gets its own schedule, not the same steps at 2-3 times the wait.
     multi_level: dict = field(default_factory=dict)
 
-    def schedule(self, size: int, device: torch.device) -> dict:
-        """{"scales": ..., "steps": [...]} for a result of long side ``size`` (``coarsest`` presets only)."""
+    def schedule(self, size: int, device: torch.device, precision: str = "fp32") -> dict:
+        """{"scales": ..., "steps": [...]} for a result of long side ``size`` (``coarsest`` presets only),
+        computing in ``precision`` ("fp32" or "bf16")."""
         scales = max(1, min(6, round(math.log2(size / self.coarsest)) + 1)) if self.coarsest else 1
         default = settings.default_steps(device)
-        multi_level = self.multi_level.get(device.type)
+        multi_level = self.multi_level.get(f"{device.type}-{precision}", self.multi_level.get(device.type))
         if scales > 1 and multi_level and not settings.quick_mode():
             first, finer = multi_level["steps"]
             return {"scales": scales, "steps": [first] + [finer] * (scales - 1),
@@ -62,15 +65,16 @@ class Preset:
         refine = min(max(self.refine_steps, first // 3), first)
         return {"scales": scales, "steps": [first] + [refine] * (scales - 1)}
 
-    def merge(self, options: dict, device: torch.device) -> dict:
-        """The preset's options for ``device``, with every option in ``options`` winning."""
+    def merge(self, options: dict, device: torch.device, precision: str = "fp32") -> dict:
+        """The preset's options for ``device`` computing in ``precision``, with every option in ``options``
+        winning."""
         merged = dict(self.options)
         steps = self.steps.get(device.type)
         if steps is not None and not settings.quick_mode():
             merged["steps"] = steps
         if self.coarsest:
             size = options.get("size") or settings.default_size(device)
-            merged.update(self.schedule(size, device))
+            merged.update(self.schedule(size, device, precision))
         merged.update({k: v for k, v in options.items() if v is not None})
         # Keeping the photo's colours and starting from the painting's contradict each other: the
         # colours asked for win.
@@ -91,8 +95,8 @@ PRESETS = {p.name: p for p in [
     Preset("painterly", "the paper's objective, started from the photo recoloured to the painting's colours (keeping "
                         "the photo's light and shade) and painted coarse to fine from about 256 px (one level up "
                         "to about 362 px, with the device's default steps; above, on a CPU, 60 steps at the first "
-                        "level and 45 at each doubling, with an L-BFGS history of 20; on a GPU the default steps "
-                        "first and a third of them at each doubling)",
+                        "level and 45 at each doubling in bf16, 30 and 20 in fp32, with an L-BFGS history of 20; "
+                        "on a GPU the default steps first and a third of them at each doubling)",
            {"init": "palette_shading"}, coarsest=256, refine_steps=50,
            # Measured at 512 px on 6 pairs (benchmarks/RESULTS.md, time to a picture; 2-core CPU, bf16): a
            # lower paper loss than three levels of 50 steps on all 6 and closer to the painting on 5, in a
@@ -101,7 +105,12 @@ PRESETS = {p.name: p for p in [
            # and 12% further from the painting in 60% of the time. The finer level repaints the fine
            # texture, so the first level needs fewer steps than when it is the only one; a history of 20
            # makes each L-BFGS step cheaper (100 stored gradients cost about 65 ms a step at 512 px).
-           multi_level={"cpu": {"steps": (60, 45), "lbfgs_history": 20}}),
+           multi_level={"cpu": {"steps": (60, 45), "lbfgs_history": 20},
+                        # Float32 on a CPU (no bfloat16 units; issue 33, benchmarks/RESULTS.md): a 512 px step
+                        # costs about 1.75 s on two AVX2 cores against 0.43 s at 256 px, so most of the
+                        # painting is done at 256 px and 20 steps at 512 px clean up the fine texture: about
+                        # 51 s from the shell against 119 s for 60 + 45 steps.
+                        "cpu-fp32": {"steps": (30, 20), "lbfgs_history": 20}}),
     Preset("quick", "a picture in seconds: the feed-forward network's painting (Ghiasi et al. 2017, the optional "
                     "extra) refined by the paper's objective for a few steps at full size (10 at 512 px on a CPU, "
                     "more at smaller sizes; a second level from about 725 px)", {"init": "fast"}, coarsest=512,

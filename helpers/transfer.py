@@ -319,7 +319,8 @@ def stylize(content, style, *, preset: str | None = None, backbone: Backbone | s
     network = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, verbose)
     device = settings.choose_device(device)
     chosen = presets.get(preset, network.name)
-    transfer_options, run_options = presets.split_options(chosen.merge(options, device))
+    precision = settings.resolve_precision(precision, device)  # the schedule depends on it (presets.py)
+    transfer_options, run_options = presets.split_options(chosen.merge(options, device, precision))
     transfer = StyleTransfer(network, device=device, verbose=verbose, precision=precision, **transfer_options)
     result = transfer.run(content, style, **run_options)
     result.recipe["preset"] = chosen.name

@@ -327,3 +327,25 @@ def test_composited_transparency_is_noted_and_a_png_colour_key_counts_as_transpa
     loaded = load_pil(tmp_path / "keyed.png")
     assert loaded.info.get(TRANSPARENCY_NOTE) and loaded.getpixel((1, 1)) == (255, 255, 255)
     assert loaded.getpixel((0, 0)) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P"])
+def test_pil_to_tensor_gives_torchvisions_numbers(mode):
+    """The conversion written out (to keep torchvision out of the start-up) is torchvision's to_tensor."""
+    from torchvision.transforms.functional import to_tensor
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)).convert(mode)
+    ours = images.pil_to_tensor(image)
+    assert ours.shape == (1, 3, 7, 5) and ours.dtype == torch.float32 and ours.is_contiguous()
+    assert torch.equal(ours, to_tensor(images.to_rgb(image)).unsqueeze(0))
+
+
+def test_the_command_line_starts_without_torchvision():
+    """``python -m helpers`` imports no torchvision (about 1.2 s of start-up) unless asked for VGG19."""
+    import subprocess
+    import sys
+
+    code = "import sys, helpers.__main__; print('torchvision' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -109,6 +109,23 @@ def test_stylize_uses_the_preset_and_records_it(hed):
     assert paper.recipe["content_layers"] == list(helpers.PAPER_CONTENT_LAYERS)
 
 
+def test_stylize_takes_the_schedule_of_the_precision_it_computes_in(hed, monkeypatch):
+    """fp32 on a CPU gets its own, shorter 512 px schedule (issue 33); bf16 keeps the longer one."""
+    monkeypatch.delenv("NST_QUICK", raising=False)
+    monkeypatch.setattr(helpers.settings, "bf16_is_emulated", lambda device: False)  # no warning where it would be
+    seen = {}
+
+    def run(self, content, style, **options):  # what stylize asks the run for, without running it
+        seen[self.precision] = options["steps"]
+        raise StopIteration
+
+    monkeypatch.setattr(helpers.StyleTransfer, "run", run)
+    for precision in ("fp32", "bf16"):
+        with pytest.raises(StopIteration):
+            helpers.stylize("chelsea", "wave", backbone=hed, device="cpu", precision=precision, size=512, verbose=False)
+    assert seen == {"fp32": [30, 20], "bf16": [60, 45]}
+
+
 def test_steps_per_level(transfer):
     result = transfer.run("chelsea", "wave", size=64, scales=2, steps=(4, 2), progress=False)
     sizes = [h["size"] for h in result.history]
@@ -187,10 +204,14 @@ def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
     levels = {size: preset.merge({"size": size}, cpu)["scales"] for size in (128, 256, 384, 512, 768, 1024)}
     assert levels == {128: 1, 256: 1, 384: 2, 512: 2, 768: 3, 1024: 3}
     assert preset.merge({"size": 256}, cpu)["steps"] == [helpers.default_steps(cpu)]  # one level: the default
-    merged = preset.merge({"size": 512}, cpu)
+    merged = preset.merge({"size": 512}, cpu, "bf16")
     # more than one level on a CPU: the shorter schedule measured in benchmarks/RESULTS.md (time to a picture)
     assert merged["steps"] == [60, 45] and merged["lbfgs_history"] == 20 and merged["init"] == "palette_shading"
-    assert preset.merge({"size": 1024}, cpu)["steps"] == [60, 45, 45]
+    assert preset.merge({"size": 1024}, cpu, "bf16")["steps"] == [60, 45, 45]
+    # in fp32 (a CPU without bfloat16 units) a step costs 2-3 times as much: fewer steps, most at 256 px (issue 33)
+    assert preset.merge({"size": 512}, cpu)["steps"] == [30, 20] == preset.merge({"size": 512}, cpu, "fp32")["steps"]
+    assert preset.merge({"size": 1024}, cpu)["steps"] == [30, 20, 20]
+    assert preset.merge({"size": 512}, cpu)["lbfgs_history"] == 20
     assert preset.merge({"size": 512, "steps": [100, 20]}, cpu)["steps"] == [100, 20]  # asked for: wins
     # a GPU keeps the device's default steps first and a third of them at each finer level (none is needed
     # to work out its schedule)
