@@ -26,72 +26,29 @@ from pathlib import Path
 from . import gallery, presets, run_inputs, run_options, settings
 from ._startup import leave_quietly_on_ctrl_c
 from .backbones import BACKBONES, BackboneError
-from .images import MIN_SIZE, SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
+from .images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .run_record import StopReason
 from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, stylize
 
 EXIT_ERROR, EXIT_STOPPED_EARLY = 2, 3
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _argparse_type(parse):
+    """A setting's text parser (run_options: it raises ValueError with the reason) as argparse wants it:
+    argparse shows an ArgumentTypeError's own words, but a ValueError only as "invalid value"."""
+    if parse is None:
+        return None
+
+    @functools.wraps(parse)  # keeps parse as __wrapped__: tests/test_cli.py checks which one an option uses
+    def read(text: str):
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return read
 
 
-def _image_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-    if value < MIN_SIZE:
-        raise argparse.ArgumentTypeError(f"must be at least {MIN_SIZE} pixels, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = _non_negative_float(text)
-    except argparse.ArgumentTypeError as err:
-        raise argparse.ArgumentTypeError(str(err).replace(">= 0", "above 0")) from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def _steps(text: str) -> int | list[int]:
-    """``150`` (per level) or ``100,50,25`` (one count per level, coarse to fine)."""
-    parts = text.split(",")
-    if len(parts) > 1 and not all(part.strip() for part in parts):
-        raise argparse.ArgumentTypeError(f"an empty entry in {text!r}: give one count per level, like 100,50")
-    counts = [_positive_int(part.strip()) for part in parts if part.strip()]
-    if not counts:
-        raise argparse.ArgumentTypeError(f"expected a whole number or a comma-separated list, got {text!r}")
-    return counts[0] if len(counts) == 1 and "," not in text else counts
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}, got {value}")
-    return value
+_non_negative_float = _argparse_type(run_options.non_negative_float)
 
 
 def _weights(text: str) -> list[float]:
@@ -177,11 +134,6 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-images", action="store_true", help="list the registered image names and exit")
 
 
-# How the command line reads each kind of RunOptions field (run_options._option's ``parse``).
-PARSERS = {"positive_int": _positive_int, "image_size": _image_size, "positive_float": _positive_float,
-           "non_negative_float": _non_negative_float, "steps": _steps, "seed": _seed}
-
-
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """One option per field of RunOptions, with its name, type, choices, default and help from the field.
     A default the preset decides is None here (presets.merge fills it in), and the help says so."""
@@ -189,7 +141,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     for option in run_options.command_line_fields():
         meta = option.metadata
         flag = meta["flag"] or "--" + option.name.replace("_", "-")
-        group.add_argument(flag, dest=option.name, type=PARSERS.get(meta["parse"]), choices=meta["choices"],
+        group.add_argument(flag, dest=option.name, type=_argparse_type(meta["parse"]), choices=meta["choices"],
                            metavar=meta["metavar"], default=None if meta["preset"] else option.default,
                            help=f"{meta['help']} (default: {run_options.describe_default(option)})")
 

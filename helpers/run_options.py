@@ -9,12 +9,13 @@ its fields as keyword options and repeats none of their defaults; the command li
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import Field, dataclass, field, fields, replace
 
 import torch
 
 from . import color, optimizers, settings
+from .images import MIN_SIZE
 from .objective import DEFAULT_STYLE_WEIGHT, LossWeights
 
 # "palette" starts from the photo recoloured to the painting's colours (mean and covariance, as in
@@ -32,14 +33,79 @@ MIN_LEVEL_SIZE = 32  # coarse-to-fine never starts below this: VGG's fifth block
 PRESET = "the preset's"  # what a default decided by the preset (presets.py) is called in the help
 
 
-def _option(default, help: str, *, parse: str | None = None, choices: Sequence | None = None,
+# ------------------------------------------------------------- reading a setting from text
+# Each field names the function that reads it from text (the command line's options, which add nothing
+# of their own); each raises ValueError with the reason in words.
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
+def image_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number of pixels, got {text!r}") from None
+    if value < MIN_SIZE:
+        raise ValueError(f"must be at least {MIN_SIZE} pixels, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = non_negative_float(text)
+    except ValueError as err:
+        raise ValueError(str(err).replace(">= 0", "above 0")) from None
+    if value == 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def steps_per_level(text: str) -> int | list[int]:
+    """``150`` (per level) or ``100,50,25`` (one count per level, coarse to fine)."""
+    parts = text.split(",")
+    if len(parts) > 1 and not all(part.strip() for part in parts):
+        raise ValueError(f"an empty entry in {text!r}: give one count per level, like 100,50")
+    counts = [positive_int(part.strip()) for part in parts if part.strip()]
+    if not counts:
+        raise ValueError(f"expected a whole number or a comma-separated list, got {text!r}")
+    return counts[0] if len(counts) == 1 and "," not in text else counts
+
+
+def random_seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise ValueError(f"must be between 0 and {2**32 - 1}, got {value}")
+    return value
+
+
+def _option(default, help: str, *, parse: Callable[[str], object] | None = None,
+            choices: Sequence | None = None,
             preset: bool = False, flag: str | None = None, metavar: str | None = None, command_line: bool = True):
     """A field of RunOptions with everything the command line needs to offer it (helpers/__main__.py builds
     its options from these, so the two cannot drift apart):
-    help: what it does; parse: how the command line reads it ("positive_int", "image_size", "positive_float",
-    "non_negative_float", "steps", "seed"); choices; preset: True when the preset in use decides the default
-    (the command line then defaults to None, and its help names the paper's value); flag: the option's name
-    when not --field-name; command_line: False for an option offered from Python only."""
+    help: what it does; parse: the function that reads it from text (above); choices; preset: True when the
+    preset in use decides the default (the command line then defaults to None, and its help names the paper's
+    value); flag: the option's name when not --field-name; command_line: False for an option offered from
+    Python only."""
     return field(default=default, metadata=dict(help=help, parse=parse, choices=choices, preset=preset,
                                                 flag=flag, metavar=metavar, command_line=command_line))
 
@@ -50,14 +116,14 @@ class RunOptions:
     steps: per level, or one count per level coarse to fine (None: the device's default); lr: None
     gives the optimiser's default (optimizers.default_lr). Each field's help says the rest."""
 
-    size: int | None = _option(None, "long side of the result in pixels", parse="image_size")
+    size: int | None = _option(None, "long side of the result in pixels", parse=image_size)
     style_scale: float = _option(1.0, "resize the style image to this times the result's size: above 1 gives larger "
-                                      "strokes, below 1 finer texture", parse="positive_float", preset=True)
-    content_weight: float = _option(1.0, "content weight", parse="non_negative_float")
+                                      "strokes, below 1 finer texture", parse=positive_float, preset=True)
+    content_weight: float = _option(1.0, "content weight", parse=non_negative_float)
     style_weight: float = _option(DEFAULT_STYLE_WEIGHT, "style weight, relative to the content weight",
-                                  parse="non_negative_float", preset=True)
+                                  parse=non_negative_float, preset=True)
     tv_weight: float = _option(0.0, "total-variation weight, smooths high-frequency noise",
-                               parse="non_negative_float", preset=True)
+                               parse=non_negative_float, preset=True)
     init: str | torch.Tensor = _option(
         "content", "starting image: the photo, white noise (the paper), the painting, the photo in the painting's "
                    "colours (palette_shading: keeping the photo's light and shade), or the feed-forward "
@@ -66,14 +132,14 @@ class RunOptions:
     # The registry itself, not a copy: an optimiser registered later is a choice too.
     optimizer: str = _option("lbfgs", "the optimiser (optimizers.py)", choices=optimizers.OPTIMIZERS)
     steps: int | Sequence[int] | None = _option(
-        None, "network evaluations per level, or one count per level coarse to fine (100,50,25)", parse="steps",
+        None, "network evaluations per level, or one count per level coarse to fine (100,50,25)", parse=steps_per_level,
         preset=True)
-    lr: float | None = _option(None, "learning rate", parse="positive_float")
-    seed: int = _option(0, "random seed", parse="seed")
-    lbfgs_history: int = _option(100, "how many recent gradients L-BFGS remembers", parse="positive_int",
+    lr: float | None = _option(None, "learning rate", parse=positive_float)
+    seed: int = _option(0, "random seed", parse=random_seed)
+    lbfgs_history: int = _option(100, "how many recent gradients L-BFGS remembers", parse=positive_int,
                                  command_line=False)
     scales: int = _option(1, "coarse-to-fine levels, each half the size of the next; the steps are per level",
-                          parse="positive_int", preset=True, flag="--multiscale", metavar="LEVELS")
+                          parse=positive_int, preset=True, flag="--multiscale", metavar="LEVELS")
     preserve_colors: str = _option(
         "none", "keep the photo's colours: stylise luminance only, or recolour the style to the photo's palette "
                 "first", choices=color.PRESERVE_COLORS)

@@ -301,7 +301,7 @@ def test_every_run_option_is_offered_with_the_fields_name_help_and_type():
     from dataclasses import fields
 
     from helpers import run_options
-    from helpers.__main__ import PARSERS, build_parser
+    from helpers.__main__ import build_parser
 
     actions = {action.dest: action for action in build_parser()._actions}
     offered = run_options.command_line_fields()
@@ -309,7 +309,7 @@ def test_every_run_option_is_offered_with_the_fields_name_help_and_type():
     for option in offered:
         action = actions[option.name]
         assert action.help.startswith(option.metadata["help"])
-        assert action.type is PARSERS.get(option.metadata["parse"])
+        assert getattr(action.type, "__wrapped__", None) is option.metadata["parse"]  # the field's own reader
         assert action.option_strings == [option.metadata["flag"] or "--" + option.name.replace("_", "-")]
         assert ("the preset's" in action.help) == option.metadata["preset"]
         assert (action.default is None) == (option.metadata["preset"] or option.default is None)
