@@ -124,7 +124,7 @@ class MultiSizeStyleTransfer(helpers.StyleTransfer):
         self.style_sizes = style_sizes
 
     @torch.no_grad()
-    def style_grams(self, style: torch.Tensor) -> dict:
+    def style_target(self, style: torch.Tensor) -> dict:
         style = style.to(self.device)
         grams = {name: 0.0 for name in self.style_layers}
         for factor in self.style_sizes:

@@ -30,7 +30,6 @@ from .run_record import RunRecord, StopReason
 
 PRECISIONS = settings.PRECISIONS
 OPTIMIZERS = tuple(optimizers.OPTIMIZERS)  # by name: optimizers.py
-_style_side = run_inputs.style_side  # the style image's long side at a level (kept for older imports)
 __all__ = ["DEFAULT_STYLE_WEIGHT", "INITS", "MIN_LEVEL_SIZE", "OPTIMIZERS", "PAPER_CONTENT_LAYERS",
            "PAPER_STYLE_LAYERS", "PRECISIONS", "StopReason", "StyleTransfer", "TransferResult", "stylize"]
 
@@ -110,10 +109,10 @@ class StyleTransfer:
     def targets(self, content: torch.Tensor, style: torch.Tensor) -> tuple[dict, dict]:
         """Content features and the style's target (its Gram matrices), computed once (no gradient needed)."""
         content_features = self.features(content.to(self.device))
-        return {name: content_features[name] for name in self.content_layers}, self.style_grams(style)
+        return {name: content_features[name] for name in self.content_layers}, self.style_target(style)
 
     @torch.no_grad()
-    def style_grams(self, style: torch.Tensor) -> dict:
+    def style_target(self, style: torch.Tensor) -> dict:
         """What the style loss keeps of one style image: for the paper's, its Gram matrix at each style layer."""
         return self.style_loss.target(self.features(style.to(self.device)), self.style_layers)
 
@@ -122,7 +121,7 @@ class StyleTransfer:
                   style_blend: Sequence[float] = (1.0,), masks: list[torch.Tensor] | None = None) -> Objective:
         """The objective of one level (``method.Objective``): the photo's features and each style's target,
         computed once. masks: per style, (1, 1, H, W) in [0, 1], where that style goes."""
-        return self._objective(self.features(content_image), [self.style_grams(s) for s in style_images],
+        return self._objective(self.features(content_image), [self.style_target(s) for s in style_images],
                                weights, style_blend, masks)
 
     def _objective(self, content_features: dict, style_targets: list, weights: LossWeights,
@@ -146,7 +145,7 @@ class StyleTransfer:
                ) -> dict[str, torch.Tensor]:
         """Each weighted term of the objective and their sum (key "total"), for targets computed elsewhere.
 
-        style_targets: one style's target (``style_grams``), or a list (several styles) mixed by ``style_blend``;
+        style_targets: one style's target (``style_target``), or a list (several styles) mixed by ``style_blend``;
         style_masks: per style, (1, 1, H, W) in [0, 1], the region of the image where that style applies.
         """
         if isinstance(style_targets, Mapping):
@@ -299,8 +298,6 @@ class StyleTransfer:
                     **options.recipe(), style_blend=blend, masks=masked, content_weight=options.content_weight,
                     style_weight=options.style_weight, tv_weight=options.tv_weight,
                     **{k: v for k, v in (("content", content), ("style", style)) if isinstance(v, str)})
-
-    _mask_tensor = staticmethod(run_inputs.mask_tensor)  # kept for older imports
 
 
 StyleTransfer.run.__doc__ += "\n        The options (``RunOptions``' fields) and their defaults:\n\n" + "".join(

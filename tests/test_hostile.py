@@ -16,6 +16,7 @@ import torch
 from PIL import Image, PngImagePlugin
 
 from helpers import __main__ as cli_module
+from helpers import run_inputs
 from helpers.images import read_metadata
 from helpers.transfer import StyleTransfer, TransferResult
 
@@ -252,7 +253,7 @@ def test_the_output_may_be_a_symbolic_link(tmp_path, fake_stylize, capsys):
 
 
 def test_uint8_mask_tensors_are_scaled():
-    mask = StyleTransfer._mask_tensor(torch.full((4, 4), 128, dtype=torch.uint8))
+    mask = run_inputs.mask_tensor(torch.full((4, 4), 128, dtype=torch.uint8))
     torch.testing.assert_close(mask, torch.full((1, 1, 4, 4), 128 / 255))
 
 

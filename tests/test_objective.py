@@ -25,7 +25,7 @@ def test_targets_are_computed_once_not_at_every_evaluation(transfer, tiny_pair, 
     content, style = tiny_pair
     goal = transfer.objective(content, [style], LossWeights())
     calls = []
-    monkeypatch.setattr(transfer, "style_grams", lambda image: calls.append(image))
+    monkeypatch.setattr(transfer, "style_target", lambda image: calls.append(image))
     goal(torch.rand_like(content))
     goal(torch.rand_like(content))
     assert calls == []

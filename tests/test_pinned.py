@@ -19,13 +19,13 @@ from helpers.transfer import StyleTransfer
 def spy_style_images(transfer, monkeypatch):
     """Record every style image whose Gram matrices the loop computes (after resizing and recolouring)."""
     seen = []
-    original = transfer.style_grams
+    original = transfer.style_target
 
-    def style_grams(style):
+    def style_target(style):
         seen.append(style.detach().clone())
         return original(style)
 
-    monkeypatch.setattr(transfer, "style_grams", style_grams)
+    monkeypatch.setattr(transfer, "style_target", style_target)
     return seen
 
 
@@ -259,7 +259,7 @@ def test_adam_learning_rate_sets_the_step(transfer, tiny_pair):
 
 def test_known_sizes():
     from helpers.images import long_side_size
-    from helpers.transfer import _style_side
+    from helpers.run_inputs import style_side as _style_side
 
     assert long_side_size((400, 300), 200) == (200, 150) and long_side_size((300, 400), 200) == (150, 200)
     assert long_side_size((1000, 3), 100) == (100, 1)  # never 0 px

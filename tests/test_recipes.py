@@ -522,12 +522,12 @@ def test_the_pyramid_screen_with_one_band_is_the_plain_method(monkeypatch, hed):
 def test_the_multi_size_style_target_is_the_mean_of_the_sizes(monkeypatch, hed):
     screens = _load_method_screens(monkeypatch)
     painting = helpers.load_image("wave", 64)
-    plain = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_grams(painting)
-    one = screens.MultiSizeStyleTransfer(hed, device="cpu", verbose=False, style_sizes=(1.0,)).style_grams(painting)
-    half = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_grams(
+    plain = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_target(painting)
+    one = screens.MultiSizeStyleTransfer(hed, device="cpu", verbose=False, style_sizes=(1.0,)).style_target(painting)
+    half = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_target(
         helpers.images.resize_tensor(painting, (round(painting.shape[-2] * 0.5), 32)))
     both = screens.MultiSizeStyleTransfer(hed, device="cpu", verbose=False,
-                                          style_sizes=(1.0, 0.5)).style_grams(painting)
+                                          style_sizes=(1.0, 0.5)).style_target(painting)
     for name in plain:
         torch.testing.assert_close(one[name], plain[name])
         torch.testing.assert_close(both[name], (plain[name] + half[name]) / 2)
