@@ -36,24 +36,22 @@ PRESET = "the preset's"  # what a default decided by the preset (presets.py) is 
 # ------------------------------------------------------------- reading a setting from text
 # Each field names the function that reads it from text (the command line's options, which add nothing
 # of their own); each raises ValueError with the reason in words.
-def positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int, unit: str = "") -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {value}")
+        raise ValueError(f"expected a whole number{' of ' + unit if unit else ''}, got {text!r}") from None
+    if value < minimum:
+        raise ValueError(f"must be at least {minimum}{' ' + unit if unit else ''}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
 
 
 def image_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number of pixels, got {text!r}") from None
-    if value < MIN_SIZE:
-        raise ValueError(f"must be at least {MIN_SIZE} pixels, got {value}")
-    return value
+    return _whole_number(text, MIN_SIZE, "pixels")
 
 
 def non_negative_float(text: str) -> float:
