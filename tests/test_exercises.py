@@ -14,6 +14,7 @@ import helpers
 from helpers import check_answer, receptive_fields
 from helpers.exercises import answer_digest, check_hashed, check_that
 from helpers.layers import make_vgg_features
+from helpers.run_options import RunOptions
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 TRIVIAL_ANSWERS = [0, 1, 5, 0.5, 0.99, -1, 100, [0], [], "", "anything"]
@@ -104,9 +105,10 @@ def _stored_checks():
     return found
 
 
-def _level_sizes(transfer, tiny_pair):
-    result = transfer.run(*tiny_pair, size=96, scales=3, steps=1, progress=False)
-    return sorted({entry["size"] for entry in result.history})
+def _final_level_share(size=384, scales=3):
+    """Notebook 07: the final level's share of a coarse-to-fine run's time, if a step cost its pixels."""
+    sides = RunOptions(size=size, scales=scales).level_sizes()
+    return sides[-1] ** 2 / sum(side**2 for side in sides)
 
 
 def _blend_share(transfer, tiny_pair):
@@ -131,19 +133,41 @@ def true_answers(transfer, tiny_pair, hed):
     mid_grey = helpers.backbones.CaffeNormalize()(torch.full((1, 3, 1, 1), 0.5)).flatten().tolist()
     relu5_1 = helpers.FeatureExtractor(hed, ["relu5_1"])(torch.rand(1, 3, 100, 100))["relu5_1"]  # odd sides floor
     noise_seed = torch.Generator().manual_seed(0)
-    blue_y = helpers.color.rgb_to_yiq(torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1))[0, 0].item()
+    left_column = torch.tensor([[2.0, 0.0], [2.0, 0.0]]).view(1, 1, 2, 2)  # notebook 06: a mask keeps it
     return {
         ("01", "Exercise 2"): helpers.layer_names(torchvision.models.vgg16(weights=None).features).index("conv5_1"),
         ("02", "Exercise 2"): relu5_1.shape[-2] * relu5_1.shape[-1],
         ("03", "Exercise 2"): _tiling_factors(),
         ("05", "Exercise 2"): helpers.total_variation_loss(torch.rand(1, 3, 512, 512, generator=noise_seed)).item(),
-        ("06", "Exercise 1"): blue_y,
+        ("06", "Exercise 1"): helpers.gram_matrix(left_column, mask=(left_column > 0).float()).item(),
         ("06", "Exercise 2"): _blend_share(transfer, tiny_pair),
         ("07", "Exercise 1"): (768 / 192) ** 2,
-        ("07", "Exercise 2"): _level_sizes(transfer, tiny_pair),
+        ("07", "Exercise 2"): _final_level_share(),
         ("08", "Exercise 2"): helpers.layer_names(vgg19).index("relu5_1") + 1,
         ("09", "Exercise 2"): mid_grey,
     }
+
+
+def _later_answers():
+    """Each hashed exercise's answer in notebooks 10 and 11 (optional), computed with the course's code."""
+    wave_width, wave_height = helpers.load_pil("wave").size
+    return {
+        ("10", "Exercise 1"): receptive_fields(make_vgg_features("vgg16"))["relu3_1"][0],
+        ("11", "Exercise 1"): (1536 / helpers.feedforward.CONTENT_SIDE) ** 2,
+        ("11", "Exercise 2"): min(wave_width, wave_height) / wave_width,
+    }
+
+
+def test_later_notebook_digests_match_the_course_code(capsys):
+    stored = [check for check in _stored_checks() if check[0] > "09"]
+    answers = _later_answers()
+    assert {(nb, ex) for nb, ex, _, _ in stored} == set(answers)
+    for notebook, exercise, digest, decimals in stored:
+        check_hashed(answers[notebook, exercise], digest, exercise, decimals=decimals)
+        assert capsys.readouterr().out.strip() == f"{exercise}: correct!", (notebook, exercise)
+        for trivial in TRIVIAL_ANSWERS:
+            check_hashed(trivial, digest, exercise, decimals=decimals)
+            assert "correct!" not in capsys.readouterr().out, (notebook, exercise, trivial)
 
 
 # Answers that come from a full run rather than from the code: checked by reading the committed outputs instead.
