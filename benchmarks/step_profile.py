@@ -31,14 +31,12 @@ from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
+import helpers
+from helpers import method, settings
+from helpers.images import load_image
+from helpers.objective import LossWeights
 
-import helpers  # noqa: E402
-from helpers import method, settings  # noqa: E402
-from helpers.images import load_image  # noqa: E402
-from helpers.objective import LossWeights  # noqa: E402
-
-RESULTS = HERE / "step_profile.jsonl"
+RESULTS = Path(__file__).resolve().parent / "step_profile.jsonl"
 
 # Operators by what they do, matched on the start of PyTorch's operator names (self time, so nothing
 # is counted twice).
