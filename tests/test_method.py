@@ -73,22 +73,31 @@ def plain_losses(features, content, style, style_weight, tv_weight):
     return losses
 
 
-def plain_lbfgs(losses, start, steps):
-    """The paper's loop: L-BFGS on the pixels; returns the total loss at every evaluation."""
+def plain_lbfgs(losses, start, steps, first_step=0.05):
+    """The paper's loop: L-BFGS on the pixels, its first step scaled to move the largest pixel by
+    ``first_step``; returns the total loss at every new point it evaluates."""
     image = start.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([image], max_iter=steps, history_size=100, line_search_fn="strong_wolfe",
-                                  tolerance_grad=0, tolerance_change=0)
-    history = []
+    gradient, = torch.autograd.grad(losses(image)[-1], image)
+    # torch's first try is lr * min(1, 1 / sum|g|) * g
+    first_lr = first_step / gradient.abs().max().item() * max(1.0, gradient.abs().sum().item())
+    optimizer = torch.optim.LBFGS([image], lr=first_lr, max_iter=1, history_size=100,
+                                  line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=0)
+    points, history = [], []
 
     def closure():
         optimizer.zero_grad()
         loss = losses(image)[-1]
         loss.backward()
-        history.append(loss.item())
+        if not any(torch.equal(image.detach(), point) for point in points):  # each step() re-asks its end point
+            points.append(image.detach().clone())
+            history.append(loss.item())
         return loss
 
     optimizer.step(closure)
-    return history
+    optimizer.param_groups[0].update(lr=1.0, max_iter=steps)
+    while len(history) < steps:
+        optimizer.step(closure)
+    return history[:steps]
 
 
 # ------------------------------------------------------------------------------------ the tests
@@ -142,6 +151,28 @@ def test_the_methods_adam_follows_a_plain_adam_loop(hed, pair):
             image.clamp_(0, 1)
     _, history = method.style_transfer(method.feature_extractor(hed), content, style, steps=5, optimizer=method.adam)
     torch.testing.assert_close(torch.tensor([h["total"] for h in history]), torch.tensor(plain), rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("first_step", [0.05, 0.2])
+def test_lbfgs_first_step_moves_the_largest_pixel_by_first_step_and_never_evaluates_a_point_twice(first_step):
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 40, 30)
+    start = torch.rand(1, 3, 40, 30)
+    weights = torch.rand(1, 3, 40, 30) + 0.5  # an uneven bowl: the gradient's entries differ
+    points = []
+
+    def objective(image):
+        points.append(image.detach().clone())
+        return {"total": 1e3 * (weights * (image - target) ** 2).sum()}
+
+    image = start.clone().requires_grad_(True)
+    budget = method.Budget(8)
+    method.optimise(image, objective, budget, method.lbfgs, first_step=first_step)
+    assert len(points) == 8 and budget.step == 8
+    assert (points[1] - points[0]).abs().max().item() == pytest.approx(first_step, rel=1e-4)  # the first try
+    for i, point in enumerate(points):
+        assert not any(torch.equal(point, other) for other in points[:i]), f"evaluation {i + 1} repeats a point"
+    assert budget.history[-1]["total"] < 1e-3 * budget.history[0]["total"]  # and it converges
 
 
 def test_the_method_is_one_file_that_reads_only_the_network_and_the_image_helpers():
