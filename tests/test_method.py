@@ -80,8 +80,9 @@ def plain_lbfgs(losses, start, steps, first_step=0.05):
     gradient, = torch.autograd.grad(losses(image)[-1], image)
     # torch's first try is lr * min(1, 1 / sum|g|) * g
     first_lr = first_step / gradient.abs().max().item() * max(1.0, gradient.abs().sum().item())
-    optimizer = torch.optim.LBFGS([image], lr=first_lr, max_iter=1, history_size=100,
+    optimizer = torch.optim.LBFGS([image], max_iter=steps, history_size=100,  # max_eval: 1.25 x steps
                                   line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=0)
+    optimizer.param_groups[0].update(lr=first_lr, max_iter=1)
     points, history = [], []
 
     def closure():
