@@ -225,7 +225,7 @@ def lbfgs(image: torch.Tensor, evaluate: Callable, record, lr: float = 1.0, lbfg
     "finished" (the steps are used) or "converged" (no progress any more).
 
     ``first_step``: how far the first step moves the pixel that moves most. torch's own first try moves
-    all the pixels together by 1 (a millionth of a grey level each at 512 px), and its line search then
+    the pixels by 1 in all (at 512 px two millionths of the [0, 1] range each), and its line search then
     spends four or five evaluations finding the scale; later steps take theirs from the curvature seen."""
     # Tolerances of 0 switch L-BFGS's convergence tests off: with its defaults it stops after one
     # evaluation whenever the losses are small. The record enforces the step budget instead.
