@@ -33,7 +33,7 @@ course: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup
-	$(BIN)/ruff check helpers tests benchmarks images docs
+	$(BIN)/ruff check helpers tests benchmarks research images docs
 	NST_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 

@@ -33,7 +33,7 @@ import torch
 
 import helpers
 from helpers import method, settings
-from helpers.images import load_image
+from helpers.io.images import load_image
 from helpers.objective import LossWeights
 
 RESULTS = Path(__file__).resolve().parent / "step_profile.jsonl"

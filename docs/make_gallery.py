@@ -20,7 +20,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 import helpers
-from helpers import gallery, settings
+from helpers import settings
+from helpers.io import gallery
 
 HERE = Path(__file__).resolve().parent
 TILE = 400  # pixels per cell of the sheet: a 512 px result is shown at 394 px, large enough to judge

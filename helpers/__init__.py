@@ -1,28 +1,31 @@
 """helpers: the small package behind the neural style transfer course.
 
-One module per concept:
+Read in this order; each layer uses only the ones above it.
 
-- ``settings``  device choice, quick mode, default sizes and step counts
+The method (read ``method`` first: the whole algorithm in one file, top to bottom)
+- ``method``    features, the loss terms (one class each, building its own target), their weighted sum,
+  the L-BFGS loop with its closure
 - ``layers``    VGG layer names (conv4_2, relu4_2, pool4) and the feature extractor
-- ``backbones`` the pretrained networks (vgg19, vgg16, the offline vgg16-imagenet and vgg16-hed) and how one is chosen
-- ``files``     atomic writes and sha256 checks, written once
-- ``images``    load anything as an RGB tensor in [0, 1], save atomically, show grids
-- ``gallery``   named images: the bundled photos, paintings and generated styles, with credits
-- ``method``    the whole algorithm in one file, read top to bottom: features, the loss terms (one class
-  each), their weighted sum, the L-BFGS loop
-- ``speed``     opt-in speed (bf16, channels-last, a faster Gram product), switched by ``precision``
-- ``losses``    Gram matrix, content loss, style loss, total variation, with other normalisations to compare
-- ``color``     colour preservation: luminance-only transfer, colour histogram matching
-- ``transfer``  the library around the method (``stylize`` and ``StyleTransfer``): levels, colours, stopping;
-  its parts: ``objective`` (the weights, checked), ``optimizers`` (by name), ``color_preservation`` (a
-  strategy with a before and an after), ``run_options`` (the validated options and their defaults),
+- ``backbones`` the pretrained networks (vgg19, vgg16, the offline vgg16-imagenet and vgg16-hed) and how one
+  is chosen
+- ``losses``    the loss functions as the notebooks build them, with other normalisations to compare
+
+The library around it (``stylize``, ``StyleTransfer``, the command line)
+- ``transfer``  levels coarse to fine, colours, stopping, saving; its parts: ``run_options`` (every run
+  setting with its default and check, in one dataclass), ``presets`` (named recipes), ``objective`` (the
+  weights), ``optimizers`` (by name), ``color`` and ``color_preservation`` (keep the photo's colours),
   ``run_inputs`` (the images read and checked), ``run_record`` (steps, best image, ``StopReason``)
-- ``presets``   named recipes: the paper's method and the one measured to paint best per backbone
+- ``settings``  device choice, quick mode, default sizes and step counts
+- ``speed``     opt-in speed (bf16, channels-last, a faster Gram product), switched by ``precision``
 - ``feedforward`` Ghiasi et al.'s feed-forward style network (optional extra), the course's peer
-- ``measure``   judges the optimisation does not see: style distance and layout kept
-- ``diagram``   a drawing of the whole method (``draw_method_diagram``), for notebook 04
-- ``exercises`` checks for the notebooks' exercises
-- ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT`` (``_startup``: Ctrl-C while it starts)
+- ``__main__``  the command line: ``python -m helpers CONTENT STYLE -o OUT`` (``_startup``: Ctrl-C while it
+  starts)
+
+``io/``: images and files in and out (``images``, ``gallery``, ``download``, ``files``)
+``course/``: what the notebooks teach with (``exercises``, ``measure``, ``diagram``, ``studio``)
+
+The research that chose the presets (recipe studies, screens, judges) lives outside the package, in
+``research/``, and imports it as any user would.
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ from . import _startup  # noqa: F401  first: a Ctrl-C while `python -m helpers` 
 # isort: split
 import torch
 
-from . import color, diagram, feedforward, gallery, measure, presets
+from . import color, course, feedforward, io, presets
 from .backbones import Backbone, BackboneError, load_backbone
-from .exercises import check_answer
-from .images import (
+from .course.exercises import check_answer
+from .io import gallery
+from .io.images import (
     ImageLoadError,
     load_image,
     load_pil,
@@ -65,9 +69,9 @@ __all__ = [
     "check_answer",
     "choose_device",
     "color",
-    "diagram",
+    "course",
+    "io",
     "feedforward",
-    "measure",
     "presets",
     "content_loss",
     "course_setup",

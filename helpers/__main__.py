@@ -23,10 +23,11 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import gallery, presets, run_inputs, run_options, settings
+from . import presets, run_inputs, run_options, settings
 from ._startup import leave_quietly_on_ctrl_c
 from .backbones import BACKBONES, BackboneError
-from .images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
+from .io import gallery
+from .io.images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .run_record import StopReason
 from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, stylize
 
@@ -121,7 +122,7 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
                              "teach it: its layers and weights, L-BFGS from the photo), painterly (measured to "
                              "paint best on the offline backbone) or quick (seconds, from the feed-forward "
                              "network's picture); auto: painterly on the offline backbone, paper elsewhere "
-                             "(default: %(default)s; see benchmarks/RECIPES.md)")
+                             "(default: %(default)s; see research/RECIPES.md)")
     parser.add_argument("--style", dest="extra_styles", action=_Append, default=[], metavar="IMAGE",
                         help="another style image to blend in (repeat for more)")
     parser.add_argument("--style-blend", type=_weights, metavar="W1,W2,...",

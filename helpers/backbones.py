@@ -43,8 +43,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .download import DownloadError, download_file
-from .files import atomic_file, sha256_of
+from .io.download import DownloadError, download_file
+from .io.files import atomic_file, sha256_of
 from .layers import layer_names, make_vgg_features
 
 BACKBONE_ENV = "NST_BACKBONE"
@@ -333,7 +333,7 @@ def build_backbone(name: str, reason: str = "asked for", progress: bool = True) 
 
 def calibration_images() -> list[torch.Tensor]:
     """The fixed input that ``vgg19-random-scaled`` is calibrated on (bundled, so always the same)."""
-    from .images import load_image  # here, not at the top: images.py is not needed for the other backbones
+    from .io.images import load_image  # here, not at the top: images.py is not needed for the other backbones
 
     return [load_image(name, RANDOM_SCALED_CALIBRATION_SIZE) for name in RANDOM_SCALED_CALIBRATION]
 

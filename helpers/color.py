@@ -60,7 +60,7 @@ def match_palette_keep_shading(content: torch.Tensor, style: torch.Tensor) -> to
     ``match_color_histogram`` maps all three channels at once, mixing light and shade with hue, so regions
     that differ in hue can come out close in brightness (the astronaut's face against the wall beside it
     under The Great Wave: 0.05 apart in luminance, 0.11 in the photo), and the optimisation lets the face
-    go (benchmarks/RECIPES.md). Here the colour (I, Q) is
+    go (research/RECIPES.md). Here the colour (I, Q) is
     the recoloured photo's and the luminance is the photo's own, moved to the painting's mean and
     standard deviation (eq. 3 of Gatys et al. 2017, the other way round).
     """

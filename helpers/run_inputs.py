@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from . import color, settings
-from .images import TRANSPARENCY_NOTE, load_pil, long_side_size, pil_to_tensor
+from .io.images import TRANSPARENCY_NOTE, load_pil, long_side_size, pil_to_tensor
 
 # Memory one run needs per megapixel of the result, beyond the network itself: measured here as
 # 3.4-3.8 GB for VGG16 and VGG19 through relu5_1 with L-BFGS at 512-768 px (activations kept for the

@@ -15,14 +15,14 @@ from dataclasses import Field, dataclass, field, fields, replace
 import torch
 
 from . import color, optimizers, settings
-from .images import MIN_SIZE
+from .io.images import MIN_SIZE
 from .objective import DEFAULT_STYLE_WEIGHT, LossWeights
 
 # "palette" starts from the photo recoloured to the painting's colours (mean and covariance, as in
 # color.match_color_histogram): the optimisation then spends its steps on texture, not on colour.
 # "palette_shading" recolours the same way but keeps the photo's light and shade
 # (color.match_palette_keep_shading): faces and layouts suffer less; `painterly` (presets.py) starts
-# from it (benchmarks/RECIPES.md).
+# from it (research/RECIPES.md).
 # "fast" is a warm start from the feed-forward network (feedforward.py, Ghiasi et al. 2017; an optional
 # extra): one forward pass paints the photo, and the optimisation refines it (notebook 11).
 INITS = ("content", "noise", "style", "palette", "palette_shading", "fast")

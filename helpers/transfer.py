@@ -21,7 +21,7 @@ import torch
 
 from . import color, color_preservation, method, optimizers, presets, run_inputs, run_options, settings, speed
 from .backbones import Backbone, load_backbone
-from .images import pil_to_tensor, resize_long_side, resize_tensor, save_image
+from .io.images import pil_to_tensor, resize_long_side, resize_tensor, save_image
 from .method import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, ContentLoss, NotFinite, Objective, StyleLoss, TVLoss
 from .objective import DEFAULT_STYLE_WEIGHT, LossWeights, check_weight
 from .run_inputs import RunInputs
@@ -70,7 +70,7 @@ class StyleTransfer:
     precision: "fp32", "bf16" for the convolutions on hardware with bf16 units (``speed.py``), or
         "auto" (bf16 where the CPU has bf16 units: ``settings.default_precision``).
     style_loss: the class of the style term: ``method.StyleLoss`` (the paper's Gram matrices) or one like
-        it (``target`` and ``__call__``; benchmarks/sliced_wasserstein.py has one).
+        it (``target`` and ``__call__``; research/sliced_wasserstein.py has one).
     """
 
     def __init__(self, backbone: Backbone | str | None = None,

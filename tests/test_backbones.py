@@ -8,7 +8,7 @@ import torch
 import helpers
 from helpers import backbones
 from helpers.backbones import BackboneError, choose_backbone, hed_weights_path, load_backbone
-from helpers.download import DownloadError
+from helpers.io.download import DownloadError
 from helpers.layers import FeatureExtractor, make_vgg_features
 
 

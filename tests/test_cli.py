@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.images import read_metadata
+from helpers.io.images import read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 

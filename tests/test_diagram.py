@@ -6,7 +6,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from helpers import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, diagram  # noqa: E402
+from helpers import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS  # noqa: E402
+from helpers.course import diagram
 
 
 def test_diagram_has_the_method_labels():

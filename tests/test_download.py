@@ -9,10 +9,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers import backbones, download
+from helpers import backbones
 from helpers.backbones import BackboneError
-from helpers.download import DownloadError, download_file
-from helpers.images import ImageLoadError, load_image, load_pil, read_url
+from helpers.io import download
+from helpers.io.download import DownloadError, download_file
+from helpers.io.images import ImageLoadError, load_image, load_pil, read_url
 
 
 @pytest.fixture

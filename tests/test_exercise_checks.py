@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import exercises
 from helpers.backbones import CAFFE_MEAN_BGR, KERAS_CAFFE_MEAN_BGR
+from helpers.course import exercises
 from helpers.losses import gram_matrix
 
 

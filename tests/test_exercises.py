@@ -12,7 +12,7 @@ import torchvision
 
 import helpers
 from helpers import check_answer, receptive_fields
-from helpers.exercises import answer_digest, check_hashed, check_that
+from helpers.course.exercises import answer_digest, check_hashed, check_that
 from helpers.layers import make_vgg_features
 from helpers.run_options import RunOptions
 

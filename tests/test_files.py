@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from helpers import files
+from helpers.io import files
 
 
 def test_sha256_of_a_file_larger_than_one_chunk(tmp_path, monkeypatch):

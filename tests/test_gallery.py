@@ -6,8 +6,9 @@ import hashlib
 import pytest
 from PIL import Image
 
-from helpers import gallery, load_image
-from helpers.gallery import image_path
+from helpers import load_image
+from helpers.io import gallery
+from helpers.io.gallery import image_path
 
 
 def _sha256(path) -> str:

@@ -17,7 +17,7 @@ from PIL import Image, PngImagePlugin
 
 from helpers import __main__ as cli_module
 from helpers import run_inputs
-from helpers.images import read_metadata
+from helpers.io.images import read_metadata
 from helpers.transfer import StyleTransfer, TransferResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -383,7 +383,7 @@ def test_an_output_made_during_the_run_is_kept(tmp_path, monkeypatch, capsys):
 
 
 def test_files_written_without_replace_never_replace(tmp_path):
-    from helpers.files import atomic_file
+    from helpers.io.files import atomic_file
 
     target = tmp_path / "t.bin"
     with atomic_file(target, replace=False) as f:
@@ -410,7 +410,7 @@ def test_a_run_without_layers_replays_from_its_recipe(tmp_path, fake_stylize, op
 
 
 def test_a_file_named_like_a_registered_image_is_used_and_said(tmp_path, monkeypatch):
-    from helpers import images
+    from helpers.io import images
 
     monkeypatch.chdir(tmp_path)
     Image.new("RGB", (40, 30), "red").save(tmp_path / "swirls", format="PNG")
@@ -424,7 +424,7 @@ def test_a_file_named_like_a_registered_image_is_used_and_said(tmp_path, monkeyp
 @pytest.mark.parametrize("url, message", [("https://", "names no host"), ("http://[::1", "not a valid address"),
                                           ("http://x:abc/", "not a valid address")])
 def test_malformed_addresses_are_named(url, message):
-    from helpers.download import DownloadError, check_url
+    from helpers.io.download import DownloadError, check_url
 
     with pytest.raises(DownloadError, match=message):
         check_url(url)
@@ -474,7 +474,7 @@ def test_devices_torch_names_but_the_tool_does_not_run_on_are_one_line(tmp_path,
 
 
 def test_an_animation_says_its_first_frame_is_used(tmp_path):
-    from helpers import images
+    from helpers.io import images
 
     frames = [Image.new("RGB", (24, 16), colour) for colour in ("red", "blue", "green")]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
@@ -507,7 +507,7 @@ def test_negative_or_nan_style_layer_weights_are_refused():
 
 
 def test_integer_tensors_of_any_type_are_read_as_0_to_255():
-    from helpers.images import ImageLoadError, load_image
+    from helpers.io.images import ImageLoadError, load_image
 
     as_uint8 = load_image(torch.full((3, 6, 8), 200, dtype=torch.uint8))
     for dtype in (torch.int16, torch.int32, torch.int64):

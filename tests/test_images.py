@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import images
-from helpers.images import ImageLoadError, load_image, load_pil, read_metadata, save_image
+from helpers.io import images
+from helpers.io.images import ImageLoadError, load_image, load_pil, read_metadata, save_image
 
 
 def _gradient(mode_size=(24, 16)):
@@ -314,7 +314,7 @@ def test_show_images_keeps_the_suptitle_clear_of_two_line_panel_titles():
 
 
 def test_composited_transparency_is_noted_and_a_png_colour_key_counts_as_transparent(tmp_path):
-    from helpers.images import TRANSPARENCY_NOTE, to_rgb
+    from helpers.io.images import TRANSPARENCY_NOTE, to_rgb
 
     partly = Image.new("RGBA", (4, 4), (0, 0, 0, 255))
     partly.putpixel((0, 0), (0, 0, 0, 0))

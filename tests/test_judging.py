@@ -1,4 +1,4 @@
-"""The blind judge's sheets (benchmarks/judge_sheets.py) and the recipe study's per-backbone files."""
+"""The blind judge's sheets (research/judge_sheets.py) and the recipe study's per-backbone files."""
 
 import importlib.util
 import json
@@ -10,18 +10,18 @@ from PIL import Image
 
 from helpers import settings
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+RESEARCH = Path(__file__).resolve().parent.parent / "research"
 
 
 def _load(name):
-    sys.path.insert(0, str(BENCHMARKS))  # judge_sheets imports recipe_study from beside it
+    sys.path.insert(0, str(RESEARCH))  # judge_sheets imports recipe_study from beside it
     try:
-        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name, RESEARCH / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
     finally:
-        sys.path.remove(str(BENCHMARKS))
+        sys.path.remove(str(RESEARCH))
 
 
 def test_sheets_hide_which_result_is_which_and_the_score_counts_the_key(tmp_path, monkeypatch):

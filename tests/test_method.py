@@ -181,4 +181,4 @@ def test_the_method_is_one_file_that_reads_only_the_network_and_the_image_helper
     assert len(source.read_text().splitlines()) <= 400
     package_imports = {node.module for node in ast.walk(ast.parse(source.read_text()))
                        if isinstance(node, ast.ImportFrom) and node.level > 0}
-    assert package_imports <= {"layers", "images"}, package_imports
+    assert package_imports <= {"layers", "io.images"}, package_imports

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from helpers import color, optimizers
-from helpers.images import resize_tensor
+from helpers.io.images import resize_tensor
 from helpers.objective import LossWeights
 from helpers.run_record import RunRecord
 

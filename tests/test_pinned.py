@@ -207,7 +207,7 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
         assert stat.S_IMODE(helpers.save_image(image, tmp_path / "b.png").stat().st_mode) == 0o600
         path.chmod(0o664)  # overwriting keeps the file's own mode, as a plain write would
         assert stat.S_IMODE(helpers.save_image(image, path).stat().st_mode) == 0o664
-        gif = helpers.images.save_animation([image, image], tmp_path / "c.gif")
+        gif = helpers.io.images.save_animation([image, image], tmp_path / "c.gif")
         assert stat.S_IMODE(gif.stat().st_mode) == 0o600
     finally:
         os.umask(old)
@@ -258,7 +258,7 @@ def test_adam_learning_rate_sets_the_step(transfer, tiny_pair):
 
 
 def test_known_sizes():
-    from helpers.images import long_side_size
+    from helpers.io.images import long_side_size
     from helpers.run_inputs import style_side as _style_side
 
     assert long_side_size((400, 300), 200) == (200, 150) and long_side_size((300, 400), 200) == (150, 200)

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 import helpers
-from helpers import feedforward, measure, presets
+from helpers import feedforward, presets
+from helpers.course import measure
 
 needs_feedforward = pytest.mark.skipif(not feedforward.available(), reason=feedforward.why_unavailable() or "")
 
@@ -223,11 +224,11 @@ def test_painterly_paints_coarse_to_fine_from_about_256_px(monkeypatch):
 
 
 def _load_recipe_study():
-    """benchmarks/recipe_study.py as a module (benchmarks/ is not a package)."""
+    """research/recipe_study.py as a module (benchmarks/ is not a package)."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "recipe_study.py"
+    path = Path(__file__).resolve().parent.parent / "research" / "recipe_study.py"
     spec = importlib.util.spec_from_file_location("recipe_study", path)
     study = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
@@ -287,7 +288,7 @@ def test_the_recipe_studys_blurred_start_keeps_the_layout_not_the_fine_texture()
 def test_measure_sensitivity_rescores_a_saved_result_blurred_and_shrunk(tmp_path, monkeypatch):
     from pathlib import Path
 
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "research"))
     import measure_sensitivity
 
     # The painting itself as a saved 512 px "result": its own style, which a blur moves away from.
@@ -354,7 +355,7 @@ def test_the_recipe_study_compares_two_variants_on_the_pairs_both_ran():
 
 def test_the_command_line_uses_the_presets_start_unless_told(tmp_path):
     from helpers.__main__ import main
-    from helpers.images import read_metadata
+    from helpers.io.images import read_metadata
 
     out = tmp_path / "out.png"
     assert main(["chelsea", "wave", "-o", str(out), "--size", "40", "--steps", "2", "--quiet",
@@ -375,7 +376,7 @@ def test_the_time_to_picture_benchmark_records_curves(tmp_path, monkeypatch):
     import sys
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parent.parent / "benchmarks"
+    folder = Path(__file__).resolve().parent.parent / "research"
     monkeypatch.syspath_prepend(str(folder))
     spec = importlib.util.spec_from_file_location("time_to_picture", folder / "time_to_picture.py")
     bench = importlib.util.module_from_spec(spec)
@@ -425,7 +426,7 @@ def test_the_recipe_study_compares_bf16_runs_with_the_papers_bf16_runs():
 def _load_sliced_wasserstein(monkeypatch):
     from pathlib import Path
 
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "research"))
     import sliced_wasserstein
 
     return sliced_wasserstein
@@ -443,7 +444,7 @@ def test_sorted_projections_resample_the_quantiles(monkeypatch):
 def test_the_sliced_style_term_is_zero_at_the_painting_only(monkeypatch, hed):
     sw = _load_sliced_wasserstein(monkeypatch)
     painting = helpers.load_image("wave", 48)
-    photo = helpers.images.resize_tensor(helpers.load_image("chelsea"), tuple(painting.shape[-2:]))
+    photo = helpers.io.images.resize_tensor(helpers.load_image("chelsea"), tuple(painting.shape[-2:]))
     for gram_part, sliced_part in ((0.0, 1.0), (1.0, 1.0)):
         transfer = helpers.StyleTransfer(hed, device="cpu", verbose=False,
                                          style_loss=sw.sliced_style_loss(gram_part=gram_part, sliced_part=sliced_part))
@@ -459,7 +460,7 @@ def test_the_sliced_style_loss_mixes_blends_and_keeps_to_masks(monkeypatch, hed)
     """The sliced loss is one class in place of the paper's: several paintings by their blend, each in its mask."""
     sw = _load_sliced_wasserstein(monkeypatch)
     painting, other = helpers.load_image("wave", 48), helpers.load_image("mosaic", 48)
-    photo = helpers.images.resize_tensor(helpers.load_image("chelsea"), tuple(painting.shape[-2:]))
+    photo = helpers.io.images.resize_tensor(helpers.load_image("chelsea"), tuple(painting.shape[-2:]))
     transfer = helpers.StyleTransfer(hed, device="cpu", verbose=False, style_loss=sw.sliced_style_loss(gram_part=0.0))
     h, w = photo.shape[-2:]
 
@@ -493,7 +494,7 @@ def test_the_sliced_screen_records_its_runs_as_the_recipe_study_does(tmp_path, m
 def _load_method_screens(monkeypatch):
     from pathlib import Path
 
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "research"))
     import method_screens
 
     return method_screens
@@ -525,7 +526,7 @@ def test_the_multi_size_style_target_is_the_mean_of_the_sizes(monkeypatch, hed):
     plain = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_target(painting)
     one = screens.MultiSizeStyleTransfer(hed, device="cpu", verbose=False, style_sizes=(1.0,)).style_target(painting)
     half = helpers.StyleTransfer(hed, device="cpu", verbose=False).style_target(
-        helpers.images.resize_tensor(painting, (round(painting.shape[-2] * 0.5), 32)))
+        helpers.io.images.resize_tensor(painting, (round(painting.shape[-2] * 0.5), 32)))
     both = screens.MultiSizeStyleTransfer(hed, device="cpu", verbose=False,
                                           style_sizes=(1.0, 0.5)).style_target(painting)
     for name in plain:

@@ -13,9 +13,9 @@ import traitlets
 from PIL import Image
 
 import helpers
-from helpers import studio as studio_module
-from helpers.images import read_metadata
-from helpers.studio import Studio
+from helpers.course import studio as studio_module
+from helpers.course.studio import Studio
+from helpers.io.images import read_metadata
 
 
 @pytest.fixture
@@ -139,8 +139,8 @@ def test_an_uploaded_photo_becomes_the_input(studio, tmp_path):
 
 
 def test_any_painting_can_be_the_photo(studio):
-    assert set(helpers.gallery.PAINTINGS) <= set(studio.content.options) <= set(helpers.gallery.names())
-    assert set(helpers.gallery.PAINTINGS) <= set(studio.style.options)
+    assert set(helpers.io.gallery.PAINTINGS) <= set(studio.content.options) <= set(helpers.io.gallery.names())
+    assert set(helpers.io.gallery.PAINTINGS) <= set(studio.style.options)
 
 
 def test_slider_ranges_suit_the_device(studio):
@@ -191,6 +191,6 @@ def test_an_error_in_a_run_is_shown_not_lost(studio, tmp_path):
     assert studio.content.value == str(broken) and "cannot show" in studio.status.value
     studio.size.value, studio.steps.value = 32, 1
     studio.run_button.click()
-    with pytest.raises(helpers.images.ImageLoadError):
+    with pytest.raises(helpers.io.images.ImageLoadError):
         studio.wait()
     assert studio.status.value.startswith("error: ImageLoadError") and not studio.run_button.disabled

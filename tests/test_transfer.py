@@ -120,7 +120,7 @@ def test_save_stores_the_recipe(transfer, tiny_pair, tmp_path):
 
     result = transfer.run(*tiny_pair, steps=2, seed=7, progress=False)
     path = result.save(tmp_path / "out.png")
-    recipe = json.loads(helpers.images.read_metadata(path)["style-transfer-recipe"])
+    recipe = json.loads(helpers.io.images.read_metadata(path)["style-transfer-recipe"])
     assert recipe["seed"] == 7 and recipe["backbone"] == "vgg16-hed" and recipe["steps"] == 2
 
 

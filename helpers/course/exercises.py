@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .backbones import CAFFE_MEAN_BGR, KERAS_CAFFE_MEAN_BGR, ImageNetNormalize
-from .layers import VGG_CONFIGS, receptive_fields
-from .losses import gram_matrix, style_loss, total_variation_loss
+from ..backbones import CAFFE_MEAN_BGR, KERAS_CAFFE_MEAN_BGR, ImageNetNormalize
+from ..layers import VGG_CONFIGS, receptive_fields
+from ..losses import gram_matrix, style_loss, total_variation_loss
 
 DIGEST_LENGTH = 16  # hex digits of the sha256 kept: plenty to tell answers apart, short enough for a cell
 

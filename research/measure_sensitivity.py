@@ -9,8 +9,8 @@ asking for 256 px would get by painting at 512 px and shrinking). It prints one
 line per pair and the medians over the pairs found, so a reader can see how large a difference in
 style distance is needed before it means a different painting rather than different fine texture.
 
-    python benchmarks/measure_sensitivity.py            # paper and painterly, the whole panel
-    python benchmarks/measure_sensitivity.py --variants paper@bf16,painterly@bf16 --sizes 256
+    python research/measure_sensitivity.py            # paper and painterly, the whole panel
+    python research/measure_sensitivity.py --variants paper@bf16,painterly@bf16 --sizes 256
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import statistics
 import recipe_study
 from PIL import Image, ImageFilter
 
-from helpers import color, measure
-from helpers.images import load_image, tensor_to_pil
+from helpers import color
+from helpers.course import measure
+from helpers.io.images import load_image, tensor_to_pil
 
 BLUR_RADIUS = 0.8  # px at 256 px: below what the eye calls a blurred picture, above the finest texture
 

@@ -8,7 +8,7 @@ image's pixels, the only thing the optimiser changes.
 
 from __future__ import annotations
 
-from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS
+from ..transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS
 
 # Lanes (y of each image's path through the network) and the network's five blocks.
 _LANES = {"photo": 7.6, "generated": 4.5, "painting": 1.4}

@@ -6,7 +6,7 @@ the run was asked for (loading the images, the targets and the feed-forward pass
 backbone not). After the run, untimed, each copy is judged at the final size with
 - ``paper_loss``: the loss of the paper's objective (content relu4_2, style relu1_1..relu5_1, style
   weight 10) on the same backbone, with the photo and the painting at the final size;
-- ``style_distance``: the independent measure of the recipe study (helpers/measure.py): the distance
+- ``style_distance``: the independent measure of the recipe study (helpers/course/measure.py): the distance
   to the painting in Ghiasi et al.'s style space over the photo's (needs the optional extra);
 - ``layout``: the coarse-layout correlation with the photo.
 One JSON line per run goes to RESULTS; ``--table`` prints the medians, ``--plot`` draws the curves.
@@ -16,13 +16,13 @@ References in the same run: ``single`` (the paper: one scale, 150 L-BFGS steps f
 painterly preset before this study) and ``tutorial`` (the PyTorch tutorial's loop, rebuilt from its
 text: see ``tutorial_loop``).
 
-    python benchmarks/time_to_picture.py --schedules single,c2f3x50,fast_256x20_512x6 --threads 2
-    python benchmarks/time_to_picture.py --table
-    python benchmarks/time_to_picture.py --plot benchmarks/time_to_picture.png --schedules single,c2f3x50
-    python benchmarks/time_to_picture.py --schedules preset_painterly,single --pairs panel --precision bf16 \
+    python research/time_to_picture.py --schedules single,c2f3x50,fast_256x20_512x6 --threads 2
+    python research/time_to_picture.py --table
+    python research/time_to_picture.py --plot research/time_to_picture.png --schedules single,c2f3x50
+    python research/time_to_picture.py --schedules preset_painterly,single --pairs panel --precision bf16 \
         --every 1000 --run mine   # all 24 pairs, only the final pictures judged, filed under "mine"
-    python benchmarks/time_to_picture.py --table --run mine
-    python benchmarks/time_to_picture.py --grid grid.jpg --schedules single,preset_painterly --pairs subset
+    python research/time_to_picture.py --table --run mine
+    python research/time_to_picture.py --grid grid.jpg --schedules single,preset_painterly --pairs subset
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ sys.path.insert(0, str(HERE))
 from recipe_study import PANEL, SUBSET, grid  # noqa: E402  (the recipe study's pairs and grids)
 
 import helpers  # noqa: E402
-from helpers import measure, presets  # noqa: E402
-from helpers.images import load_image, resize_tensor, save_image  # noqa: E402
+from helpers import presets  # noqa: E402
+from helpers.course import measure  # noqa: E402
+from helpers.io.images import load_image, resize_tensor, save_image  # noqa: E402
 
 RESULTS = HERE / "time_to_picture.jsonl"
 BACKBONE = "vgg16-imagenet"  # the offline default (``--backbone``; the runs before 2026-12-07: vgg16-hed)

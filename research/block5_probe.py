@@ -9,7 +9,7 @@ The ONNX file does not say which layers were trainable, so this looks at it two 
    large-scale structure of the painting; if it had been retrained on brain scans it would add noise or
    nothing. Judge the two pictures by eye (written to outputs/block5_probe/).
 
-    python benchmarks/block5_probe.py [--painting starry_night] [--size 256] [--steps 150]
+    python research/block5_probe.py [--painting starry_night] [--size 256] [--steps 150]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import torch
 
 import helpers
-from helpers.images import save_image
+from helpers.io.images import save_image
 
 
 def weight_table() -> str:

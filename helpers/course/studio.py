@@ -1,6 +1,6 @@
 """An interactive panel for notebooks: choose images, move sliders, press Run, watch it paint.
 
-    from helpers.studio import Studio
+    from helpers.course.studio import Studio
     Studio()          # shows the panel in Jupyter
 
 The panel shows the photo and the painting, the image as it is being painted (every few steps, at
@@ -26,11 +26,12 @@ import ipywidgets as widgets
 import traitlets
 from PIL import Image
 
-from . import gallery, settings
-from .backbones import Backbone, load_backbone
-from .color import PRESERVE_COLORS
-from .images import load_pil, tensor_to_pil
-from .transfer import DEFAULT_STYLE_WEIGHT, PAPER_STYLE_LAYERS, StyleTransfer, TransferResult
+from .. import settings
+from ..backbones import Backbone, load_backbone
+from ..color import PRESERVE_COLORS
+from ..io import gallery
+from ..io.images import load_pil, tensor_to_pil
+from ..transfer import DEFAULT_STYLE_WEIGHT, PAPER_STYLE_LAYERS, StyleTransfer, TransferResult
 
 ALL_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu1_2", "relu2_2", "relu3_2",
                     "relu4_2", "relu5_2")

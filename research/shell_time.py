@@ -4,11 +4,11 @@ For each pair this runs ``python -m helpers PHOTO PAINTING --size SIZE -o FILE [
 fresh process and times it as a user's shell would: Python's and torch's start-up, loading the network,
 reading the images and the run, all included. Then, untimed and after the process has ended, it judges
 the picture: the paper's loss at the final size (on the same backbone, fp32), the independent style
-distance of the recipe study (helpers/measure.py; needs the optional extra) and the layout correlation.
+distance of the recipe study (helpers/course/measure.py; needs the optional extra) and the layout correlation.
 
-    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/shell_time.py --pairs eight --label default -- --precision fp32
-    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/shell_time.py --pairs eight --label slow -- --precision fp32 --steps 60,45
-    python benchmarks/shell_time.py --table
+    ONEDNN_MAX_CPU_ISA=AVX2 python research/shell_time.py --pairs eight --label default -- --precision fp32
+    ONEDNN_MAX_CPU_ISA=AVX2 python research/shell_time.py --pairs eight --label slow -- --precision fp32 --steps 60,45
+    python research/shell_time.py --table
 
 Everything after ``--`` goes to the command line unchanged. One JSON line per run goes to
 ``shell_time.jsonl`` (with the CPU's name and flags and the ISA cap); the pictures go to
@@ -34,8 +34,9 @@ sys.path.insert(0, str(HERE))
 from recipe_study import PANEL, SUBSET  # noqa: E402
 
 import helpers  # noqa: E402
-from helpers import measure, settings  # noqa: E402
-from helpers.images import load_image  # noqa: E402
+from helpers import settings  # noqa: E402
+from helpers.course import measure  # noqa: E402
+from helpers.io.images import load_image  # noqa: E402
 
 RESULTS = HERE / "shell_time.jsonl"
 PAIRS = {"panel": PANEL, "eight": PANEL[:8], "subset": SUBSET, "one": PANEL[:1]}

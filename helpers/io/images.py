@@ -52,7 +52,7 @@ def _open(data: bytes | str | Path, label: str) -> Image.Image:
             image = Image.open(source)
             if image.width * image.height > MAX_PIXELS:
                 raise ImageLoadError(f"{label}: declares {image.width} x {image.height} pixels, more than "
-                                     f"{MAX_PIXELS:,}; shrink it first (or raise helpers.images.MAX_PIXELS)")
+                                     f"{MAX_PIXELS:,}; shrink it first (or raise helpers.io.images.MAX_PIXELS)")
             image.load()  # decode now, so a truncated file fails here and not later
         frames = getattr(image, "n_frames", 1)
         if frames > 1:  # an animated GIF or WebP, a multi-page TIFF: say which picture is meant

@@ -1,15 +1,15 @@
 """Sheets for a blind judge: each row a photo, a painting and two results labelled only X and Y, in an order
 drawn at random per row; the key (which result is which) goes to a separate file the judge never sees.
 
-    python benchmarks/judge_sheets.py --name imagenet_vs_hed_256 --size 256 --pairs panel \\
+    python research/judge_sheets.py --name imagenet_vs_hed_256 --size 256 --pairs panel \\
         --a vgg16-imagenet:painterly@bf16 --b vgg16-hed-rerun:painterly@bf16
-    python benchmarks/judge_sheets.py --score benchmarks/judgements/imagenet_vs_hed_256
+    python research/judge_sheets.py --score research/judgements/imagenet_vs_hed_256
 
 A result is named BACKBONE:VARIANT: the recipe study's picture of that variant on that backbone
 (``vgg16-hed-rerun``: the pictures re-made for judging in ``outputs/recipe_study_hed_rerun``; ``shell:LABEL``:
 the pictures of ``shell_time.py`` filed under LABEL).
 The sheets, the key and, once judged, the judgements (``judgements.jsonl``, one line per row: sheet, row, pick
-X or Y, the judge's reason) are kept in benchmarks/judgements/NAME/; ``--score`` turns them into counts.
+X or Y, the judge's reason) are kept in research/judgements/NAME/; ``--score`` turns them into counts.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent / "judgements"
 
 def result_file(spec: str, photo: str, painting: str, size: int) -> Path:
     backbone, _, variant = spec.partition(":")
-    if backbone == "shell":  # a picture of benchmarks/shell_time.py, filed under its label
+    if backbone == "shell":  # a picture of research/shell_time.py, filed under its label
         return helpers.output_dir() / "shell_time" / variant / f"{photo}__{painting}.png"
     if backbone == "vgg16-hed-rerun":
         return helpers.output_dir() / "recipe_study_hed_rerun" / f"{variant}__{photo}__{painting}__{size}.jpg"

