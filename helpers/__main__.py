@@ -29,7 +29,7 @@ from .backbones import BACKBONES, BackboneError
 from .io import gallery
 from .io.images import SAVE_FORMATS, ImageLoadError, load_pil, read_metadata
 from .run_record import StopReason
-from .transfer import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, stylize
+from .transfer import stylize
 
 EXIT_ERROR, EXIT_STOPPED_EARLY = 2, 3
 
@@ -54,10 +54,6 @@ _non_negative_float = _argparse_type(run_options.non_negative_float)
 
 def _weights(text: str) -> list[float]:
     return [_non_negative_float(part) for part in text.split(",") if part.strip()]
-
-
-def _layers(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,8 +99,8 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = _Parser) -> argpa
                "Environment: NST_BACKBONE (default backbone), NST_DEVICE, NST_QUICK=1 (tiny sizes).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_images(parser)
-    _add_run_options(parser)
-    _add_network_options(parser)
+    _add_options(parser, "the method's settings (helpers.run_options.RunOptions)", run_options.RunOptions)
+    _add_options(parser, "the network's layers (helpers.run_options.NetworkOptions)", run_options.NetworkOptions)
     _add_machine_options(parser)
     return parser
 
@@ -135,30 +131,17 @@ def _add_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-images", action="store_true", help="list the registered image names and exit")
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    """One option per field of RunOptions, with its name, type, choices, default and help from the field.
-    A default the preset decides is None here (presets.merge fills it in), and the help says so."""
-    group = parser.add_argument_group("the method's settings (helpers.RunOptions)")
-    for option in run_options.command_line_fields():
+def _add_options(parser: argparse.ArgumentParser, title: str, options: type) -> None:
+    """One option per field of ``options`` (run_options.RunOptions or NetworkOptions), with its name, type,
+    choices, default and help from the field. A default the preset decides is None here (presets.merge
+    fills it in), and the help says so."""
+    group = parser.add_argument_group(title)
+    for option in run_options.command_line_fields(options):
         meta = option.metadata
         flag = meta["flag"] or "--" + option.name.replace("_", "-")
         group.add_argument(flag, dest=option.name, type=_argparse_type(meta["parse"]), choices=meta["choices"],
                            metavar=meta["metavar"], default=None if meta["preset"] else option.default,
                            help=f"{meta['help']} (default: {run_options.describe_default(option)})")
-
-
-def _add_network_options(parser: argparse.ArgumentParser) -> None:
-    """What the network compares: its layers and pooling (StyleTransfer's options). None: the preset's."""
-    group = parser.add_argument_group("the network's layers")
-    group.add_argument("--content-layers", type=_layers,
-                       help=f"comma-separated layer names (default: {run_options.PRESET}; the paper's: "
-                            f"{','.join(PAPER_CONTENT_LAYERS)})")
-    group.add_argument("--style-layers", type=_layers,
-                       help=f"comma-separated layer names (default: {run_options.PRESET}; the paper's: "
-                            f"{','.join(PAPER_STYLE_LAYERS)})")
-    group.add_argument("--pooling", choices=settings.POOLINGS,
-                       help=f"average pooling as in the paper, or max pooling (default: {run_options.PRESET}; "
-                            f"{settings.POOLING} in the paper)")
 
 
 def _add_machine_options(parser: argparse.ArgumentParser) -> None:
@@ -529,9 +512,9 @@ def _stylize(args: argparse.Namespace, shown: list[str]):
         styles = [load_pil(name) for name in [args.style] + list(args.extra_styles or [])]
         masks = [load_pil(mask) for mask in args.masks] if args.masks else None
     _choose_precision(args, device)
-    if args.style_layers == []:
+    if args.style_layers is not None and not args.style_layers:
         print("note: no style layers (--style-layers is empty): nothing of the style is transferred", file=sys.stderr)
-    if args.content_layers == []:
+    if args.content_layers is not None and not args.content_layers:
         print("note: no content layers (--content-layers is empty): nothing holds the photo's layout, so the result "
               "is a texture in the style", file=sys.stderr)
     with warnings.catch_warnings():

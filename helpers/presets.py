@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import settings
+from . import run_options, settings
 
-# Options that belong to StyleTransfer (the objective); every other option goes to run().
-TRANSFER_OPTIONS = ("content_layers", "style_layers", "style_layer_weights", "pooling", "style_loss")
+# Options that belong to StyleTransfer (the network's: NetworkOptions); every other option goes to run().
+TRANSFER_OPTIONS = tuple(run_options.defaults(run_options.NetworkOptions))
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,25 @@
-"""The options of one run that describe the method: validated once, with their defaults in one place.
+"""Every setting of the method, declared once, with its default, its check and its help.
 
-``RunOptions`` is what ``StyleTransfer.run`` takes besides the images and the callbacks: ``run`` takes
-its fields as keyword options and repeats none of their defaults; the command line offers each field
-(tests/test_cli.py checks that it agrees);
-``recipe()`` writes the entries a saved PNG keeps and ``from_recipe`` reads them back.
+``NetworkOptions`` is what the network compares (``StyleTransfer``'s settings: layers, their weights,
+pooling, the style loss); ``RunOptions`` is what ``StyleTransfer.run`` takes besides the images and the
+callbacks (size, weights, start, optimiser, steps, levels, colours). Neither ``StyleTransfer`` nor ``run``
+repeats a default: they take these fields as keyword options. The command line offers each field as an
+option built from it (helpers/__main__.py; tests/test_cli.py checks that they agree); ``recipe()`` writes
+the entries a saved PNG keeps and ``from_recipe`` reads them back.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields, replace
 
 import torch
 
 from . import color, optimizers, settings
 from .io.images import MIN_SIZE
-from .objective import DEFAULT_STYLE_WEIGHT, LossWeights
+from .method import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, StyleLoss
+from .objective import DEFAULT_STYLE_WEIGHT, LossWeights, check_weight
 
 # "palette" starts from the photo recoloured to the painting's colours (mean and covariance, as in
 # color.match_color_histogram): the optimisation then spends its steps on texture, not on colour.
@@ -95,6 +98,12 @@ def random_seed(text: str) -> int:
     return value
 
 
+def layer_list(text: str) -> tuple[str, ...]:
+    """``relu1_1,relu2_1``: layer names, comma-separated (the network checks that they exist); an empty text
+    is no layers."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def _option(default, help: str, *, parse: Callable[[str], object] | None = None,
             choices: Sequence | None = None,
             preset: bool = False, flag: str | None = None, metavar: str | None = None, command_line: bool = True):
@@ -106,6 +115,44 @@ def _option(default, help: str, *, parse: Callable[[str], object] | None = None,
     Python only."""
     return field(default=default, metadata=dict(help=help, parse=parse, choices=choices, preset=preset,
                                                 flag=flag, metavar=metavar, command_line=command_line))
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """What the network compares: the layers, their weights, the pooling and the style loss (the settings of
+    ``StyleTransfer``). The defaults are the paper's."""
+
+    content_layers: Sequence[str] = _option(
+        PAPER_CONTENT_LAYERS, "comma-separated layer names whose activations hold the photo's layout",
+        parse=layer_list, preset=True, metavar="LAYERS")
+    style_layers: Sequence[str] = _option(
+        PAPER_STYLE_LAYERS, "comma-separated layer names whose Gram matrices hold the painting's texture",
+        parse=layer_list, preset=True, metavar="LAYERS")
+    style_layer_weights: Mapping[str, float] | Sequence[float] | None = _option(
+        None, "each style layer's weight w_l, by name or in the order of style_layers (None: 1/L each, the "
+              "paper's)", command_line=False)
+    pooling: str = _option(settings.POOLING, "average pooling as in the paper, or max pooling as the network "
+                                             "was trained", choices=settings.POOLINGS, preset=True)
+    style_loss: type = _option(StyleLoss, "the class of the style term: method.StyleLoss (the paper's Gram "
+                                          "matrices) or one like it (target and __call__; "
+                                          "research/sliced_wasserstein.py has one)", command_line=False)
+
+    def __post_init__(self):
+        if self.pooling not in settings.POOLINGS:
+            raise ValueError(f"pooling must be one of {settings.POOLINGS}, not {self.pooling!r}")
+        for name in ("content_layers", "style_layers"):  # a list given is kept as a tuple: the options are frozen
+            layers = getattr(self, name)
+            if isinstance(layers, str) or not all(isinstance(layer, str) for layer in layers):
+                raise ValueError(f"{name} must be a list of layer names like {list(PAPER_STYLE_LAYERS[:2])}, "
+                                 f"not {layers!r}")
+            object.__setattr__(self, name, tuple(layers))
+        weights = self.style_layer_weights
+        if weights is not None:
+            if not isinstance(weights, Mapping):  # in the order of the style layers
+                weights = dict(zip(self.style_layers, weights, strict=True))
+            for layer, weight in weights.items():
+                check_weight(weight, f"style_layer_weights[{layer!r}]")
+            object.__setattr__(self, "style_layer_weights", dict(weights))
 
 
 @dataclass(frozen=True)
@@ -209,19 +256,29 @@ class RunOptions:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def defaults() -> dict:
-    """Each option's default: what ``run`` and the command line use when it is not given."""
-    return {f.name: f.default for f in fields(RunOptions)}
+def defaults(options: type = RunOptions) -> dict:
+    """Each option's default: what ``run`` (or ``StyleTransfer``, for NetworkOptions) and the command line use
+    when it is not given."""
+    return {f.name: f.default for f in fields(options)}
 
 
-def described() -> list[tuple[str, object, str]]:
-    """(name, default, help) of each option, for the documentation of ``StyleTransfer.run``."""
-    return [(f.name, f.default, f.metadata["help"]) for f in fields(RunOptions)]
+def described(options: type = RunOptions) -> list[tuple[str, object, str]]:
+    """(name, default, help) of each option, for the documentation of ``StyleTransfer`` and its ``run``."""
+    return [(f.name, f.default, f.metadata["help"]) for f in fields(options)]
 
 
-def command_line_fields() -> list[Field]:
+def command_line_fields(options: type = RunOptions) -> list[Field]:
     """The fields the command line offers, in order."""
-    return [f for f in fields(RunOptions) if f.metadata["command_line"]]
+    return [f for f in fields(options) if f.metadata["command_line"]]
+
+
+def checked(options: type, given: dict, who: str):
+    """``options(**given)``, with a TypeError that lists the known options for a name that is not one."""
+    unknown = sorted(set(given) - set(defaults(options)))
+    if unknown:
+        raise TypeError(f"{who} got unknown option(s) {', '.join(unknown)}; its options are {options.__name__}' "
+                        f"fields: {', '.join(defaults(options))}")
+    return options(**given)
 
 
 def describe_default(option: Field) -> str:
@@ -232,7 +289,8 @@ def describe_default(option: Field) -> str:
         return ", ".join(f"{size} on {where[kind]}" for kind, size in settings.FULL_SIZE.items())
     if option.name == "lr":
         return ", ".join(f"{optimizers.default_lr(name):g} for {name}" for name in optimizers.OPTIMIZERS)
-    value = f"{option.default:g}" if isinstance(option.default, float) else str(option.default)
-    if option.metadata["preset"]:  # --preset paper leaves these at RunOptions' defaults
+    value = (f"{option.default:g}" if isinstance(option.default, float) else
+             ",".join(option.default) if isinstance(option.default, tuple) else str(option.default))
+    if option.metadata["preset"]:  # --preset paper leaves these at the fields' defaults
         return f"{PRESET}; {value} with --preset paper" if option.default is not None else PRESET
     return value

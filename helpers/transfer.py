@@ -22,10 +22,10 @@ import torch
 from . import color, color_preservation, method, optimizers, presets, run_inputs, run_options, settings, speed
 from .backbones import Backbone, load_backbone
 from .io.images import pil_to_tensor, resize_long_side, resize_tensor, save_image
-from .method import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, ContentLoss, NotFinite, Objective, StyleLoss, TVLoss
-from .objective import DEFAULT_STYLE_WEIGHT, LossWeights, check_weight
+from .method import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, ContentLoss, NotFinite, Objective, TVLoss
+from .objective import DEFAULT_STYLE_WEIGHT, LossWeights
 from .run_inputs import RunInputs
-from .run_options import INITS, MIN_LEVEL_SIZE, RunOptions
+from .run_options import INITS, MIN_LEVEL_SIZE, NetworkOptions, RunOptions
 from .run_record import RunRecord, StopReason
 
 PRECISIONS = settings.PRECISIONS
@@ -65,37 +65,28 @@ class StyleTransfer:
     """A frozen feature extractor plus the settings of the objective.
 
     backbone: a Backbone, a name, or None for the automatic choice (see ``backbones.py``).
-    style_layer_weights: per-layer weights w_l; default 1/L each (the paper).
-    pooling: "avg" (the paper) or "max" (the network as trained).
     precision: "fp32", "bf16" for the convolutions on hardware with bf16 units (``speed.py``), or
         "auto" (bf16 where the CPU has bf16 units: ``settings.default_precision``).
-    style_loss: the class of the style term: ``method.StyleLoss`` (the paper's Gram matrices) or one like
-        it (``target`` and ``__call__``; research/sliced_wasserstein.py has one).
+    network: what the network compares, the fields of ``NetworkOptions`` (declared there once, with their
+        defaults and checks; listed below): layers, their weights, pooling, the style loss.
     """
 
-    def __init__(self, backbone: Backbone | str | None = None,
-                 content_layers: Sequence[str] = PAPER_CONTENT_LAYERS,
-                 style_layers: Sequence[str] = PAPER_STYLE_LAYERS,
-                 style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
-                 pooling: str = settings.POOLING, device: str | torch.device | None = "auto", verbose: bool = True,
-                 precision: str = settings.PRECISION, style_loss: type = StyleLoss):
+    def __init__(self, backbone: Backbone | str | None = None, *, device: str | torch.device | None = "auto",
+                 verbose: bool = True, precision: str = settings.PRECISION, **network):
+        options = run_options.checked(NetworkOptions, network, "StyleTransfer()")
         self.device = settings.choose_device(device)
         self.precision = settings.resolve_precision(precision, self.device)
         self.backbone = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, verbose)
-        self.content_layers = list(content_layers)
-        self.style_layers = list(style_layers)
-        if style_layer_weights is not None and not isinstance(style_layer_weights, Mapping):
-            style_layer_weights = dict(zip(self.style_layers, style_layer_weights, strict=True))
-        self.style_layer_weights = dict(style_layer_weights) if style_layer_weights is not None else None
-        for layer, weight in (self.style_layer_weights or {}).items():
-            check_weight(weight, f"style_layer_weights[{layer!r}]")
-        self.pooling = pooling
-        self.style_loss = style_loss
+        self.content_layers = list(options.content_layers)
+        self.style_layers = list(options.style_layers)
+        self.style_layer_weights = options.style_layer_weights
+        self.pooling = options.pooling
+        self.style_loss = options.style_loss
         if self.precision == "bf16" and settings.bf16_is_emulated(self.device):
             warnings.warn(settings.BF16_EMULATED, stacklevel=2)
         self.speed = speed.Speed.of(self.precision, self.device)  # the one switch: what makes a step faster
         self.extractor = self.speed.prepare(method.feature_extractor(  # a copy on the device: never the shared network
-            self.backbone, self.content_layers, self.style_layers, pooling))
+            self.backbone, self.content_layers, self.style_layers, self.pooling))
         self.channels_last = self.speed.channels_last
 
     def features(self, image: torch.Tensor, float32: bool = True) -> dict[str, torch.Tensor]:
@@ -171,11 +162,7 @@ class StyleTransfer:
             or for size a tensor content's own size; None for lr: the optimiser's default.
         Ctrl-C stops the run and returns the best image so far (``stopped == "interrupted"``).
         """
-        unknown = sorted(set(options) - set(run_options.defaults()))
-        if unknown:
-            raise TypeError(f"run() got unknown option(s) {', '.join(unknown)}; its options are RunOptions' fields: "
-                            f"{', '.join(run_options.defaults())}")
-        options = RunOptions(**options)
+        options = run_options.checked(RunOptions, options, "run()")
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = run_inputs.style_blend(styles, style_blend, masks)
         options = options.resolved(self.device, content)
@@ -300,6 +287,8 @@ class StyleTransfer:
                     **{k: v for k, v in (("content", content), ("style", style)) if isinstance(v, str)})
 
 
+StyleTransfer.__doc__ += "\n    The network's options (``NetworkOptions``' fields) and their defaults:\n\n" + "".join(
+    f"    {name}={default!r}: {help}\n" for name, default, help in run_options.described(NetworkOptions))
 StyleTransfer.run.__doc__ += "\n        The options (``RunOptions``' fields) and their defaults:\n\n" + "".join(
     f"        {name}={default!r}: {help}\n" for name, default, help in run_options.described())
 

@@ -284,7 +284,11 @@ def test_the_help_defaults_and_choices_are_the_librarys():
         "content_weight", "optimizer", "seed", "preserve_colors"}
     assert actions["precision"].default == settings.CLI_PRECISION
     assert inspect.signature(StyleTransfer).parameters["precision"].default == settings.PRECISION
-    assert inspect.signature(StyleTransfer).parameters["pooling"].default == settings.POOLING
+    network = run_options.defaults(run_options.NetworkOptions)
+    assert not set(network) & set(inspect.signature(StyleTransfer).parameters)  # taken as **network: no second default
+    assert network["pooling"] == settings.POOLING
+    assert all(f"\n    {name}={default!r}: " in StyleTransfer.__doc__ for name, default in network.items())
+    assert all(actions[name].default is None for name in ("content_layers", "style_layers", "pooling"))  # the preset's
     choices = {"init": run_options.INITS, "optimizer": tuple(optimizers.OPTIMIZERS),
                "preserve_colors": color.PRESERVE_COLORS, "pooling": settings.POOLINGS,
                "precision": ("auto",) + settings.PRECISIONS}
@@ -306,7 +310,10 @@ def test_every_run_option_is_offered_with_the_fields_name_help_and_type():
     actions = {action.dest: action for action in build_parser()._actions}
     offered = run_options.command_line_fields()
     assert [f.name for f in fields(run_options.RunOptions) if f not in offered] == ["lbfgs_history"]
-    for option in offered:
+    network = run_options.command_line_fields(run_options.NetworkOptions)
+    assert [f.name for f in fields(run_options.NetworkOptions) if f not in network] == ["style_layer_weights",
+                                                                                          "style_loss"]
+    for option in offered + network:
         action = actions[option.name]
         assert action.help.startswith(option.metadata["help"])
         assert getattr(action.type, "__wrapped__", None) is option.metadata["parse"]  # the field's own reader
