@@ -120,7 +120,7 @@ def test_gram_matrix_check(capsys):
     check = exercises.check_gram_matrix
     assert _verdict(capsys, check, gram) == "E: correct!"
     assert _verdict(capsys, check, gram_einsum) == "E: correct!"
-    assert _verdict(capsys, check, gram_matrix) == "E: correct!"
+    _assert_refused(capsys, check, gram_matrix, "helpers.losses.gram_matrix itself")
 
     def unnormalised(x):
         return gram(x) * x.shape[2] * x.shape[3]
@@ -311,3 +311,38 @@ def test_checks_do_not_disturb_the_notebooks_random_numbers(capsys):
     exercises.check_closure(make_closure, "E")
     assert torch.equal(torch.rand(3), expected)
     capsys.readouterr()
+
+
+# the course's own answer, called from the learner's function, is refused ----------------------------------------
+
+
+def test_a_one_line_call_to_the_courses_own_answer_is_refused(capsys):
+    """Without this, helpers.gram_matrix(f) passed the Gram matrix exercise (found by a teacher's review)."""
+    import helpers
+    from helpers import backbones
+
+    refused = [
+        (exercises.check_receptive_field, lambda layers: helpers.receptive_fields(layers)),
+        (exercises.check_caffe_preprocess,
+         lambda rgb: backbones.CaffeNormalize(CAFFE_MEAN_BGR)(rgb)),
+        (exercises.check_gram_matrix, lambda f: helpers.gram_matrix(f)),
+        (exercises.check_gram_matrix, lambda f: helpers.method.gram_matrix(f)),
+        (exercises.check_style_loss, lambda f, t: helpers.style_loss(f, t)),
+        (exercises.check_tv_loss, lambda image: helpers.total_variation_loss(image)),
+    ]
+    for check, answer in refused:
+        out = _verdict(capsys, check, answer)
+        assert out.startswith("E: not yet - your function calls helpers."), out
+        assert "the course's own answer" in out, out
+    assert helpers.gram_matrix is gram_matrix  # put back afterwards
+    assert _verdict(capsys, exercises.check_gram_matrix, lambda f: gram(f)) == "E: correct!"
+
+
+def test_the_style_loss_exercise_may_use_the_gram_matrix_built_in_notebook_03(capsys):
+    import helpers
+
+    def style_loss_with_helpers_gram(features, targets):
+        return sum((helpers.gram_matrix(features[name]) - target).pow(2).sum() / target.pow(2).sum()
+                   for name, target in targets.items()) / len(targets)
+
+    assert _verdict(capsys, exercises.check_style_loss, style_loss_with_helpers_gram) == "E: correct!"

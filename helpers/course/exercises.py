@@ -14,15 +14,20 @@ Three kinds of check, so that an exercise cell never shows its own answer:
   makes itself (several shapes, a batch of one), compares with the course's own function, gradient
   included, and names the usual mistake in words ("not divided by H*W", "forgot zero_grad"). It never
   prints the reference's values; an error inside the learner's function is one line, not a traceback.
+  While the learner's function runs, the course's own answer (``helpers.gram_matrix`` for the Gram matrix)
+  refuses to run: a one-line call to it is not the exercise.
 
 An answer left as None prints "not answered yet" instead of failing, so the notebook runs top to bottom.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import math
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -167,10 +172,45 @@ class _Raised(Exception):
         self.error = error
 
 
+class _Borrowed(BaseException):  # not an Exception: a learner's "except Exception" does not swallow it
+    """The learner's function called the course's own answer to the exercise."""
+
+
+@contextmanager
+def _answers_refused(answers: tuple[str, ...]):
+    """While inside, each of ``answers`` ("helpers.losses.gram_matrix") raises ``_Borrowed`` when called."""
+    saved = []
+    for answer in answers:
+        module_name, name = answer.rsplit(".", 1)
+        module = importlib.import_module(module_name)
+        saved.append((module, name, getattr(module, name)))
+
+        def refuse(*args, _shown=f"helpers.{name}" if module_name != "helpers.backbones" else answer, **kwargs):
+            raise _Borrowed(_shown)
+        setattr(module, name, refuse)
+    try:
+        yield
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+def _own_work(fn, answers: tuple[str, ...]):
+    """``fn`` with the course's answers refused while it runs (see ``_answers_refused``)."""
+    @functools.wraps(fn)
+    def learners(*args):
+        with _answers_refused(answers):
+            return fn(*args)
+    return learners if answers else fn
+
+
 def _call(fn, *args):
     """``fn(*args)``, with any error in the learner's code turned into a ``_Raised`` (no traceback)."""
     try:
         return fn(*args)
+    except _Borrowed as borrowed:
+        raise _Problem(f"your function calls {borrowed}, the course's own answer: write it yourself with torch "
+                       "operations (that is the exercise).") from None
     except Exception as error:  # the learner's code: every error is reported in one line
         raise _Raised(error) from None
 
@@ -180,8 +220,10 @@ def _one_line(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _run_check(fn, exercise: str, check: Callable, hint: Callable[[BaseException], str] | None = None) -> None:
-    """Print the verdict of ``check(fn)``: correct, not answered, not yet (why), or the error fn raised."""
+def _run_check(fn, exercise: str, check: Callable, hint: Callable[[BaseException], str] | None = None,
+               answers: tuple[str, ...] = ()) -> None:
+    """Print the verdict of ``check(fn)``: correct, not answered, not yet (why), or the error fn raised.
+    answers: the course's own functions that answer the exercise, refused while ``fn`` runs."""
     if fn is None:
         _not_answered(exercise)
         return
@@ -189,8 +231,14 @@ def _run_check(fn, exercise: str, check: Callable, hint: Callable[[BaseException
         print(f"{exercise}: not yet - pass your function itself (its name, without brackets), "
               f"not {type(fn).__name__}.")
         return
+    given = [answer for answer in answers if getattr(importlib.import_module(answer.rsplit(".", 1)[0]),
+                                                     answer.rsplit(".", 1)[1]) is fn]
+    if given:
+        print(f"{exercise}: not yet - that is {given[0]} itself, the course's own answer: write your own function "
+              "(that is the exercise).")
+        return
     try:
-        check(fn)
+        check(_own_work(fn, answers))
     except _Unanswered as unanswered:
         what = str(unanswered) or "write its code (ending with return ...)"
         print(f"{exercise}: not answered yet - your function returns None: {what} and run this cell again.")
@@ -368,7 +416,8 @@ def check_receptive_field(fn, exercise: str = "exercise") -> None:
                        f"(kernel, stride): work that list out by hand, keeping track of two numbers after each "
                        f"layer: the field, and the jump (how many input pixels apart neighbouring outputs are).")
 
-    _run_check(fn, exercise, check)
+    _run_check(fn, exercise, check,
+               answers=("helpers.layers.receptive_fields", "helpers.receptive_fields"))
 
 
 # 02 - Caffe preprocessing --------------------------------------------------------------------------------------
@@ -439,7 +488,8 @@ def check_caffe_preprocess(fn, exercise: str = "exercise", mean_bgr=CAFFE_MEAN_B
         if problem:
             raise _Problem(problem)
 
-    _run_check(fn, exercise, check)
+    _run_check(fn, exercise, check,
+               answers=("helpers.backbones.CaffeNormalize",))
 
 
 # 03 - Gram matrix ----------------------------------------------------------------------------------------------
@@ -518,7 +568,8 @@ def check_gram_matrix(fn, exercise: str = "exercise") -> None:
                        "F @ F.transpose(1, 2) and divide by H*W.")
 
     _run_check(fn, exercise, check, hint=lambda error: "does your function take C, H and W from features.shape, "
-               "rather than fixed numbers?" if isinstance(error, RuntimeError) else "")
+               "rather than fixed numbers?" if isinstance(error, RuntimeError) else "",
+               answers=("helpers.losses.gram_matrix", "helpers.gram_matrix", "helpers.method.gram_matrix"))
 
 
 # 04 - style loss -----------------------------------------------------------------------------------------------
@@ -623,7 +674,8 @@ def check_style_loss(fn, exercise: str = "exercise") -> None:
 
     _run_check(fn, exercise, check, hint=lambda error: "features also holds the content layer, which has no target "
                "Gram matrix: loop over the style layers, the keys of target_grams" if isinstance(error, KeyError)
-               else "")
+               else "",
+               answers=("helpers.losses.style_loss", "helpers.style_loss", "helpers.method.StyleLoss"))
 
 
 # 05 - the L-BFGS closure ---------------------------------------------------------------------------------------
@@ -806,4 +858,6 @@ def check_tv_loss(fn, exercise: str = "exercise") -> None:
         if problem:
             raise _Problem(problem)
 
-    _run_check(fn, exercise, check)
+    _run_check(fn, exercise, check,
+               answers=("helpers.losses.total_variation_loss", "helpers.total_variation_loss",
+                        "helpers.method.total_variation_loss", "helpers.method.TVLoss"))
