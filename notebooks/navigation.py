@@ -65,6 +65,13 @@ def navigation_line(path: Path, neighbours: list[Path], runtimes: dict[str, dict
     if index + 1 < len(neighbours):
         following = neighbours[index + 1]
         parts.append(f"[{title_of(following)} →]({following.name})")
+    if path.name[:2] in CORE_PATH:  # where the optional notebooks sit between two core ones, a link past them
+        core = [other for other in neighbours if other.name[:2] in CORE_PATH]
+        at = core.index(path)
+        if at > 0 and core[at - 1] != neighbours[index - 1]:
+            parts.append(f"[← back on the core path: {title_of(core[at - 1])}]({core[at - 1].name})")
+        if at + 1 < len(core) and core[at + 1] != neighbours[index + 1]:
+            parts.append(f"[next on the core path: {title_of(core[at + 1])} →]({core[at + 1].name})")
     line = " ".join(parts[:1]) + " " + " · ".join(parts[1:])
     path_kind = "**core path**" if path.name[:2] in CORE_PATH else "optional"
     return f"{line} · {path_kind} · {describe_runtime(runtimes[path.stem])}"

@@ -107,3 +107,15 @@ def test_committed_navigation_matches_runtimes_json():
             f"{path.name}: run python notebooks/navigation.py after changing RUNTIMES.json")
     assert "(10_studio.ipynb)" in navigation.navigation_line(NOTEBOOKS / "09_when_it_goes_wrong.ipynb", neighbours,
                                                              runtimes)
+
+
+def test_the_core_path_links_past_the_optional_notebooks():
+    runtimes, neighbours = navigation.load_runtimes(), navigation.course_notebooks()
+    line_05 = navigation.navigation_line(NOTEBOOKS / "05_optimisation_loop.ipynb", neighbours, runtimes)
+    line_09 = navigation.navigation_line(NOTEBOOKS / "09_when_it_goes_wrong.ipynb", neighbours, runtimes)
+    line_03 = navigation.navigation_line(NOTEBOOKS / "03_gram_matrices.ipynb", neighbours, runtimes)
+    assert "[next on the core path: 09 · " in line_05 and "(09_when_it_goes_wrong.ipynb)" in line_05
+    assert "[← back on the core path: 05 · " in line_09 and "(05_optimisation_loop.ipynb)" in line_09
+    assert "core path:" not in line_03  # its neighbours are on the core path: nothing to skip
+    line_06 = navigation.navigation_line(NOTEBOOKS / "06_control.ipynb", neighbours, runtimes)
+    assert "core path:" not in line_06  # an optional notebook links to its neighbours only
