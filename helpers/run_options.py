@@ -5,7 +5,8 @@ pooling, the style loss); ``RunOptions`` is what ``StyleTransfer.run`` takes bes
 callbacks (size, weights, start, optimiser, steps, levels, colours). Neither ``StyleTransfer`` nor ``run``
 repeats a default: they take these fields as keyword options. The command line offers each field as an
 option built from it (helpers/__main__.py; tests/test_cli.py checks that they agree); ``recipe()`` writes
-the entries a saved PNG keeps and ``from_recipe`` reads them back.
+the entries a saved PNG keeps, and the command line reads them back (``--recipe``) through the same
+fields' readers as its options: one reader for both.
 """
 
 from __future__ import annotations
@@ -239,17 +240,6 @@ class RunOptions:
         return dict(init=self.init if isinstance(self.init, str) else "image", optimizer=self.optimizer,
                     steps=self.steps, lr=self.lr, seed=self.seed, style_scale=self.style_scale, scales=self.scales,
                     preserve_colors=self.preserve_colors)
-
-    @classmethod
-    def from_recipe(cls, recipe: dict) -> RunOptions:
-        """The options a saved recipe (``TransferResult.recipe``, a PNG's) describes, validated; entries
-        that are not run options (backbone, layers, ...) are left to whoever reads them."""
-        known = {f.name for f in fields(cls)}
-        options = {key: value for key, value in recipe.items() if key in known and value is not None}
-        if options.get("init") == "image":
-            raise ValueError("the recipe started from an image passed from Python, which it does not hold: "
-                             "give init (content, noise, style, palette, palette_shading or fast, or the image)")
-        return cls(**options)
 
     def run_arguments(self) -> dict:
         """These options as keyword arguments of ``StyleTransfer.run``."""
