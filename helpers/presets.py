@@ -1,7 +1,8 @@
 """Named recipes: the paper's method as the notebooks teach it, the recipe measured to paint best on a
 backbone, and a quick one.
 
-A preset is a set of options for ``StyleTransfer`` and ``StyleTransfer.run``. ``stylize`` and the
+A preset is ``RunOptions`` with some fields replaced (``Preset.run``), plus the step schedule it measured
+best by device (a 512 px picture on a CPU paints most of its steps at 256 px). ``stylize`` and the
 command line start from ``default_preset(backbone)``; every option given explicitly wins over it, and
 ``preset="paper"`` (``--preset paper``) gives the paper's method, which the notebooks teach;
 ``preset="quick"`` a picture in seconds from the feed-forward network's start (notebook 11). How the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 
@@ -27,7 +28,8 @@ TRANSFER_OPTIONS = tuple(run_options.defaults(run_options.NetworkOptions))
 class Preset:
     name: str
     description: str
-    options: dict = field(default_factory=dict)
+    # RunOptions with the preset's fields replaced: RunOptions(init="fast")
+    run: run_options.RunOptions = field(default_factory=run_options.RunOptions)
     # Steps per level, coarse to fine, by device type; missing: the device's default (settings.py).
     steps: dict = field(default_factory=dict)
     # Coarse to fine from about this long side: one level at or below it, one more per doubling above
@@ -44,6 +46,11 @@ class Preset:
     # schedule for float32 on a CPU (no bfloat16 units, or precision="fp32"), whose steps cost 2-3 times
     # as much as bf16 ones: it gets its own schedule, not the same steps at 2-3 times the wait.
     multi_level: dict = field(default_factory=dict)
+
+    @property
+    def options(self) -> dict:
+        """The fields this preset replaces in RunOptions, by name, with its values."""
+        return {f.name: getattr(self.run, f.name) for f in fields(self.run) if getattr(self.run, f.name) != f.default}
 
     def schedule(self, size: int, device: torch.device, precision: str = "fp32") -> dict:
         """{"scales": ..., "steps": [...]} for a result of long side ``size`` (``coarsest`` presets only),
@@ -91,13 +98,13 @@ class Preset:
 PRESETS = {p.name: p for p in [
     Preset("paper", "the paper's method: one scale, content relu4_2, style relu1_1..relu5_1 weighted equally, "
                     "style weight 10 (relative losses), L-BFGS from the photo (the paper starts from white noise)",
-           {"scales": 1}),
+           run_options.RunOptions()),
     Preset("painterly", "the paper's objective, started from the photo recoloured to the painting's colours (keeping "
                         "the photo's light and shade) and painted coarse to fine from about 256 px (one level up "
                         "to about 362 px, with the device's default steps; above, on a CPU, 60 steps at the first "
                         "level and 45 at each doubling in bf16, 30 and 20 in fp32, with an L-BFGS history of 20; "
                         "on a GPU the default steps first and a third of them at each doubling)",
-           {"init": "palette_shading"}, coarsest=256, refine_steps=50,
+           run_options.RunOptions(init="palette_shading"), coarsest=256, refine_steps=50,
            # Measured at 512 px on 6 pairs (benchmarks/RESULTS.md, time to a picture; 2-core CPU, bf16): a
            # lower paper loss than three levels of 50 steps on all 6 and closer to the painting on 5, in a
            # median 27.5 s against 37 s (with bf16 Gram matrices since: 21.7 s against 23.4 s, a lower paper
@@ -115,8 +122,9 @@ PRESETS = {p.name: p for p in [
                         "cpu-fp32": {"steps": (30, 20), "lbfgs_history": 20}}),
     Preset("quick", "a picture in seconds: the feed-forward network's painting (Ghiasi et al. 2017, the optional "
                     "extra) refined by the paper's objective for a few steps at full size (10 at 512 px on a CPU, "
-                    "more at smaller sizes; a second level from about 725 px)", {"init": "fast"}, coarsest=512,
-           refine_steps=10, first_steps={"cpu": 10, "mps": 40, "cuda": 150}),
+                    "more at smaller sizes; a second level from about 725 px)",
+           run_options.RunOptions(init="fast"), coarsest=512, refine_steps=10,
+           first_steps={"cpu": 10, "mps": 40, "cuda": 150}),
 ]}
 # The preset each backbone uses by default: measured in research/RECIPES.md. On VGG19 (the paper's
 # network) the paper's method stays the default until a measurement says otherwise.

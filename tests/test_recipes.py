@@ -79,7 +79,9 @@ def test_feed_forward_refuses_a_model_file_with_another_hash(monkeypatch):
 
 
 def test_presets_merge_explicit_options_win():
-    preset = presets.Preset("x", "test", {"scales": 3, "style_weight": 20.0}, steps={"cpu": (30, 20, 10)})
+    preset = presets.Preset("x", "test", helpers.run_options.RunOptions(scales=3, style_weight=20.0),
+                            steps={"cpu": (30, 20, 10)})
+    assert preset.options == {"scales": 3, "style_weight": 20.0}  # the fields it replaces
     cpu = torch.device("cpu")
     merged = preset.merge({"style_weight": 5.0, "tv_weight": None}, cpu)
     assert merged["style_weight"] == 5.0 and merged["scales"] == 3 and "tv_weight" not in merged
@@ -95,7 +97,7 @@ def test_presets_merge_explicit_options_win():
 def test_every_backbone_default_is_a_preset_and_unknown_names_fail():
     for name in helpers.backbones.BACKBONES:
         assert presets.get(None, name).name in presets.PRESETS
-    assert presets.get("paper", "vgg16-hed").options["scales"] == 1
+    assert presets.get("paper", "vgg16-hed").run == helpers.run_options.RunOptions()  # every default: one scale
     with pytest.raises(ValueError, match="unknown preset"):
         presets.get("monet", "vgg16-hed")
 
