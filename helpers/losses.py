@@ -19,9 +19,9 @@ from collections.abc import Mapping
 
 import torch
 
+from . import speed
 from .method import EPS as _EPS
-from .method import relative_squared_error, total_variation_loss
-from .speed import gram_product
+from .method import layer_weights, relative_squared_error, total_variation_loss
 
 __all__ = ["GRAM_NORMS", "content_loss", "gram_matrix", "relative_squared_error", "style_loss",
            "total_variation_loss"]
@@ -43,16 +43,14 @@ def gram_matrix(features: torch.Tensor, norm: str = "hw", mask: torch.Tensor | N
     batched = features.dim() == 4
     if not batched:
         features = features.unsqueeze(0)
-    n, c, h, w = features.shape
-    positions = float(h * w)  # a Python number: no host-to-device copy on every call
-    if mask is not None:
-        features = features * mask
-        positions = mask.pow(2).sum(dim=(1, 2, 3)).clamp_min(_EPS).view(-1, 1, 1)
-    gram = gram_product(features)  # with its own backward pass, either memory layout (speed.py)
-    if norm == "hw":
-        gram = gram / positions
-    elif norm == "chw":
-        gram = gram / (c * positions)
+    # The method's Gram matrix, divided by the positions (H*W, or the mask's weight), through speed.py's
+    # product; the other normalisations are rescaled from it.
+    gram = speed.gram_matrix(features, mask)
+    if norm == "chw":
+        gram = gram / features.shape[1]
+    elif norm == "none":  # the division undone: H*W positions, or the mask's weight
+        gram = gram * (features.shape[-2] * features.shape[-1] if mask is None
+                       else mask.pow(2).sum(dim=(1, 2, 3)).clamp_min(_EPS).view(-1, 1, 1))
     return gram if batched else gram[0]
 
 
@@ -79,9 +77,5 @@ def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, 
 def _weighted_sum(per_layer: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None) -> torch.Tensor:
     if not per_layer:  # no layers for this term (e.g. texture synthesis has no content layer)
         return torch.zeros(())
-    if weights is None:
-        weights = {name: 1.0 / len(per_layer) for name in per_layer}
-    missing = set(per_layer) - set(weights)
-    if missing:
-        raise KeyError(f"no weight given for layer(s) {', '.join(sorted(missing))}")
+    weights = layer_weights(list(per_layer), weights)  # 1/L each by default; a KeyError names a missing one
     return sum(weights[name] * loss for name, loss in per_layer.items())
