@@ -13,8 +13,11 @@
 ``style_transfer(features, content, style)`` runs the four steps at one size. The library around this
 file (``transfer.py``) adds what is not the method: reading images, coarse-to-fine levels, colour
 preservation, options, the progress bar and stopping cleanly; ``speed.py`` adds bfloat16 and a faster
-Gram product, switched on by the ``precision`` option. A new style loss is one class with the two
-methods ``StyleLoss`` has (``target`` and ``__call__``): see ``research/sliced_wasserstein.py``.
+Gram product, switched on by the ``precision`` option. A new style loss is one class: subclass
+``StyleLoss`` (its constructor keeps the targets, the blend, the masks, the layer weights and the Gram
+function) and write its ``target`` and ``__call__``, using ``self.mask`` and ``self.weights`` so that masks,
+blends and layer weights still apply; pass it as ``StyleTransfer(style_loss=...)``. See
+``research/sliced_wasserstein.py``.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class StyleTransfer:
     # ------------------------------------------------------------------------------ the objective
     @torch.no_grad()
     def targets(self, content: torch.Tensor, style: torch.Tensor) -> tuple[dict, dict]:
-        """Content features and the style's target (its Gram matrices), computed once (no gradient needed)."""
+        """Content features and the style's target (for the paper's loss, its Gram matrices), computed once."""
         content_features = self.features(content.to(self.device))
         return {name: content_features[name] for name in self.content_layers}, self.style_target(style)
 
