@@ -127,7 +127,8 @@ class NetworkOptions:
         PAPER_CONTENT_LAYERS, "comma-separated layer names whose activations hold the photo's layout",
         parse=layer_list, preset=True, metavar="LAYERS")
     style_layers: Sequence[str] = _option(
-        PAPER_STYLE_LAYERS, "comma-separated layer names whose statistics (the paper's: Gram matrices) hold the painting's texture",
+        PAPER_STYLE_LAYERS, "comma-separated layer names whose statistics (the paper's: Gram matrices) hold the "
+                            "painting's texture",
         parse=layer_list, preset=True, metavar="LAYERS")
     style_layer_weights: Mapping[str, float] | Sequence[float] | None = _option(
         None, "each style layer's weight w_l, by name or in the order of style_layers (None: 1/L each, the "
