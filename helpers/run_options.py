@@ -206,6 +206,7 @@ class RunOptions:
                           if len(counts) != self.scales else "")
                 raise ValueError(f"steps must be a whole number of at least 1, or one such number per scale "
                                  f"({self.scales} scale{'s' * (self.scales != 1)}), not {self.steps}{levels}")
+        self.weights()  # each weight a finite number of at least 0 (LossWeights checks them, named)
         if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
             raise ValueError("the content, style and total-variation weights are all 0: there is nothing to optimise "
                              "and the start image would come back unchanged; give the style a weight above 0")

@@ -24,6 +24,8 @@ def test_the_recipe_holds_every_run_option_and_repeats_the_run(transfer, tiny_pa
     (dict(optimizer="sgd"), "optimizer must be one of"), (dict(init="zeros"), "init must be one of"),
     (dict(steps=[3, 2], scales=1), "one such number per scale"), (dict(scales=7), "scales must be between"),
     (dict(preserve_colors="sepia"), "preserve_colors"), (dict(lr=0.0), "above 0"),
+    (dict(style_weight=-1.0), "style_weight must be a finite number of at least 0"),
+    (dict(tv_weight=float("nan")), "tv_weight must be"), (dict(content_weight="1"), "content_weight must be"),
 ])
 def test_bad_options_are_refused_where_they_are_made(bad, message):
     with pytest.raises(ValueError, match=message):
