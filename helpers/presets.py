@@ -116,9 +116,10 @@ PRESETS = {p.name: p for p in [
                         # Float32 on a CPU (no bfloat16 units; issue 33, benchmarks/RESULTS.md): a 512 px step
                         # costs about 1.75 s on two AVX2 cores against 0.43 s at 256 px, so most of the
                         # painting is done at 256 px and 20 steps at 512 px clean up the fine texture: a median
-                        # 51 s from the shell on 8 pairs against 102 s for 60 + 45, which blind judges found
-                        # slightly more finished on 5 of the 8 (--steps 60,45 gives it back); 20 + 24 steps
-                        # reached a lower loss but the judges preferred 30 + 20.
+                        # 51 s from the shell on 8 pairs against 102 s for 60 + 45, which blind judges (each
+                        # pair seen both ways round) found more finished on 5 of the 8 and could not tell from
+                        # it on 3 (--steps 60,45 gives it back); 20 + 24 steps, twice the style weight and the
+                        # feed-forward start did no better.
                         "cpu-fp32": {"steps": (30, 20), "lbfgs_history": 20}}),
     Preset("quick", "a picture in seconds: the feed-forward network's painting (Ghiasi et al. 2017, the optional "
                     "extra) refined by the paper's objective for a few steps at full size (10 at 512 px on a CPU, "

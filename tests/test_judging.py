@@ -53,6 +53,39 @@ def test_sheets_hide_which_result_is_which_and_the_score_counts_the_key(tmp_path
     assert "net-a:v 4 (100%), net-b:v 0 (0%)" in sheets.score(folder)
 
 
+def test_a_mirror_swaps_every_row_and_a_judge_who_picks_by_side_cannot_tell(tmp_path, monkeypatch):
+    sheets = _load("judge_sheets")
+    monkeypatch.setattr(sheets, "HERE", tmp_path)
+
+    def fake_result(spec, photo, painting, size):
+        path = tmp_path / "results" / f"{spec.replace(':', '_')}_{photo}_{painting}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.new("RGB", (64, 48), "red" if spec == "net-a:v" else "blue").save(path)
+        return path
+
+    monkeypatch.setattr(sheets, "result_file", fake_result)
+    pairs = [("chelsea", "wave"), ("tubingen", "starry_night"), ("coffee", "udnie")]
+    first = sheets.make_sheets("trial", "net-a:v", "net-b:v", pairs, 64, per_sheet=3, seed=1)
+    rows = json.loads((first / "key.json").read_text())["rows"]
+    mirror_of = {(r["photo"], r["painting"]): r["X"] for r in rows}
+    mirrored = sheets.make_sheets("trial_mirror", "net-a:v", "net-b:v", pairs, 64, per_sheet=3, mirror=mirror_of)
+    mirror_rows = json.loads((mirrored / "key.json").read_text())["rows"]
+    assert [(r["photo"], r["X"], r["Y"]) for r in mirror_rows] == [(r["photo"], r["Y"], r["X"]) for r in rows]
+
+    def judge(folder, picks):
+        (folder / "judgements.jsonl").write_text(
+            "".join(json.dumps(dict(sheet=1, row=n, pick=p)) + "\n" for n, p in enumerate(picks, start=1)))
+
+    # Always X: a preference for the side, so no pair is won.
+    judge(first, "XXX")
+    judge(mirrored, "XXX")
+    assert "pairs won: cannot tell 3" in sheets.both_ways(first, mirrored)
+    # net-a's picture on whichever side it stands: net-a wins every pair.
+    judge(first, ["X" if r["X"] == "net-a:v" else "Y" for r in rows])
+    judge(mirrored, ["X" if r["X"] == "net-a:v" else "Y" for r in mirror_rows])
+    assert "pairs won: net-a:v 3" in sheets.both_ways(first, mirrored)
+
+
 def test_each_backbone_has_its_own_results_file(tmp_path, monkeypatch):
     monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
     study = _load("recipe_study")
