@@ -102,18 +102,13 @@ def make_sheets(name: str, a: str, b: str, pairs, size: int, per_sheet: int, see
 
 def score(folder: Path) -> str:
     key = json.loads((folder / "key.json").read_text())
-    rows = {(r["sheet"], r["row"]): r for r in key["rows"]}
     wins = {key["a"]: 0, key["b"]: 0}
-    judged = [json.loads(line) for line in (folder / "judgements.jsonl").read_text().splitlines() if line.strip()]
-    for judgement in judged:
-        row = rows[(judgement["sheet"], judgement["row"])]
+    for *_, result, _ in _picks(folder):
         # "same": the judge could not tell the two apart (allowed where the question was "better or the same")
-        if judgement["pick"] == "same":
-            wins["cannot tell"] = wins.get("cannot tell", 0) + 1
-        else:
-            wins[row[judgement["pick"]]] += 1
+        result = "cannot tell" if result == "same" else result
+        wins[result] = wins.get(result, 0) + 1
     total = sum(wins.values())
-    return (f"{folder.name}: {total} judgements ({len(rows)} rows) at {key['size']} px: "
+    return (f"{folder.name}: {total} judgements ({len(key['rows'])} rows) at {key['size']} px: "
             + ", ".join(f"{spec} {count} ({count / total:.0%})" for spec, count in wins.items()))
 
 
@@ -165,8 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--mirror-of", type=Path, metavar="FOLDER",
                         help="the pairs of FOLDER's sheets, each row with X and Y the other way round")
     parser.add_argument("--both-ways", type=Path, nargs=2, metavar="FOLDER",
-                        help="a judged folder and its judged mirror: each judge's verdict per pair, and how "
-                             "often the pick followed the side rather than the picture")
+                        help="a judged folder and its judged mirror: the verdict per pair over both, and how "
+                             "often the judges picked each side")
     parser.add_argument("--rest-of", type=Path, metavar="FOLDER",
                         help="only the pairs that FOLDER's sheets do not hold (to judge the rest of a panel)")
     args = parser.parse_args(argv)
