@@ -189,28 +189,46 @@ class StyleTransfer:
         """Coarse to fine: each level starts from the previous level's result, upsampled; returns the
         last level's best image, with the colours the strategy keeps."""
         colors = color_preservation.strategy(options.preserve_colors)
-        image = None
+        image = photo = None
         for level_size, steps in zip(options.level_sizes(), options.level_steps(), strict=True):
             try:
-                photo, style_images = self._level_images(inputs, level_size, options.style_scale)
-            except ValueError as err:
-                if level_size >= options.size:
+                level_photo, content_image, start, objective = self._prepare_level(
+                    inputs, options, blend, colors, level_size, image)
+            except KeyboardInterrupt:
+                if image is None:  # nothing painted yet: nothing to return
                     raise
-                raise ValueError(f"{err} ({level_size} px is a coarse level of this {options.scales}-level, "
-                                 f"{options.size} px run: with one level (scales=1, or preset='paper'), the run "
-                                 "starts at the size asked for.)") from None
-            content_image, style_images = colors.before(photo, style_images)
-            if image is None:
-                start = self._initial_image(options.init, content_image, style_images[0], inputs.content,
-                                            inputs.styles[0])
-            else:
-                start = colors.resume(resize_tensor(image, tuple(content_image.shape[-2:])))
-            objective = self.objective(content_image, style_images, options.weights(), blend, inputs.masks)
+                # Ctrl-C while the next level's images and targets are made: the last level's picture is kept.
+                run.stop(StopReason.INTERRUPTED, f"interrupted while preparing the {level_size} px level: returning "
+                                                 f"the {recipe['size']} px level's picture, smaller than the "
+                                                 f"{options.size} px asked for")
+                break
+            photo = level_photo
             image = self._paint_level(start, objective, options, run, level_size, steps)
             recipe["size"] = max(content_image.shape[-2:])
             if run.stopped.ends_run:  # a level that converged ends that level only
                 break
         return colors.after(image.clamp(0, 1), photo)
+
+    def _prepare_level(self, inputs: RunInputs, options: RunOptions, blend: list[float], colors, level_size: int,
+                       previous: torch.Tensor | None) -> tuple:
+        """(the photo, the content image, the start, the objective) of one level; the start is the previous
+        level's picture upsampled, or the run's initial image."""
+        try:
+            photo, style_images = self._level_images(inputs, level_size, options.style_scale)
+        except ValueError as err:
+            if level_size >= options.size:
+                raise
+            raise ValueError(f"{err} ({level_size} px is a coarse level of this {options.scales}-level, "
+                             f"{options.size} px run: with one level (scales=1, or preset='paper'), the run "
+                             "starts at the size asked for.)") from None
+        content_image, style_images = colors.before(photo, style_images)
+        if previous is None:
+            start = self._initial_image(options.init, content_image, style_images[0], inputs.content,
+                                        inputs.styles[0])
+        else:
+            start = colors.resume(resize_tensor(previous, tuple(content_image.shape[-2:])))
+        objective = self.objective(content_image, style_images, options.weights(), blend, inputs.masks)
+        return photo, content_image, start, objective
 
     def _level_images(self, inputs: RunInputs, level_size: int, style_scale: float) -> tuple:
         """(the photo, the style images) at one level's size, on the device, checked against the network."""

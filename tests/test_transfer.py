@@ -64,6 +64,31 @@ def test_ctrl_c_at_a_coarse_level_says_the_picture_is_smaller(transfer):
     assert result.stopped == "interrupted" and max(result.image.shape[-2:]) == 32
 
 
+def test_ctrl_c_between_two_levels_keeps_the_coarse_levels_picture(transfer, monkeypatch):
+    made = []
+    objective = transfer.objective
+
+    def objective_interrupted_at_the_second_level(*args, **kwargs):
+        made.append(args[0].shape)
+        if len(made) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the 64 px level's targets are computed
+        return objective(*args, **kwargs)
+
+    monkeypatch.setattr(transfer, "objective", objective_interrupted_at_the_second_level)
+    with pytest.warns(UserWarning, match="interrupted while preparing the 64 px level: returning the 32 px level's"):
+        result = transfer.run("chelsea", "swirls", size=64, scales=2, steps=[3, 3], progress=False)
+    assert result.stopped == "interrupted" and max(result.image.shape[-2:]) == 32 and len(result.history) == 3
+
+
+def test_ctrl_c_before_any_level_is_painted_reaches_the_caller(transfer, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transfer, "objective", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        transfer.run("chelsea", "swirls", size=64, scales=2, steps=[3, 3], progress=False)
+
+
 def test_levels_that_would_repeat_the_smallest_size_are_warned_about(transfer):
     with pytest.warns(UserWarning, match="first 2 all run at 32 px; at this size ask for at most 2 levels"):
         result = transfer.run("chelsea", "swirls", size=64, scales=3, steps=1, progress=False)
